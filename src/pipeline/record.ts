@@ -1,0 +1,61 @@
+// The unit that flows through the gateway. Readings, detections and status are all records; the outbox and the live
+// bus do not care which.
+import { randomBytes } from 'node:crypto';
+
+export type RecordKind = 'reading' | 'detection' | 'status' | 'event';
+
+/** Priorities: higher leaves first when a backlog drains, and is dropped last when the outbox is full. */
+export const PRIORITY = { routine: 1, detection: 5, alarm: 9 } as const;
+
+/** A record before it is durable: the outbox gives it its per-source `seq`. */
+export interface RecordDraft {
+  /** UUIDv7: time-ordered and unique, the consumer's idempotency key. */
+  id: string;
+  kind: RecordKind;
+  /** Who made it (sensor id, camera id, …); `seq` counts per source. */
+  source: string;
+  /** Topic below `edgeloop/<device>/`, e.g. `sensors/temp1`. */
+  topic: string;
+  /** Epoch milliseconds of the observation. */
+  ts: number;
+  priority: number;
+  /** Kind-specific fields, merged into the published payload. */
+  data: Record<string, unknown>;
+}
+
+/** A durable record: what the live bus, the API and the publisher see. */
+export interface DurableRecord extends RecordDraft {
+  seq: number;
+}
+
+let lastMs = 0;
+let counter = 0;
+
+/** RFC 9562 UUIDv7; a 12-bit counter keeps ids from one millisecond in order. */
+export function uuidv7(now = Date.now()): string {
+  if (now > lastMs) {
+    lastMs = now;
+    counter = randomBytes(2).readUInt16BE() & 0x3ff;
+  } else if (++counter > 0xfff) {
+    lastMs += 1;
+    counter = 0;
+  }
+  const b = randomBytes(16);
+  b.writeUIntBE(lastMs, 0, 6);
+  b[6] = 0x70 | (counter >> 8);
+  b[7] = counter & 0xff;
+  b[8] = 0x80 | ((b[8] ?? 0) & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The JSON published for a record: `{id, device, seq, ts, ...data}` with `ts` as ISO-8601 UTC. */
+export function payloadOf(record: DurableRecord, device: string): string {
+  return JSON.stringify({
+    id: record.id,
+    device,
+    ...record.data,
+    seq: record.seq,
+    ts: new Date(record.ts).toISOString(),
+  });
+}

@@ -1,0 +1,22 @@
+// The SensorDriver seam: a driver turns one configured channel into numbers. A new driver is one file in drivers/
+// plus one line in registry.ts; test/sensors/driver-suite.ts tells its author whether it behaves.
+import type { TSchema } from '@sinclair/typebox';
+
+export interface SensorDriver {
+  /** Reads one value. Must honour `signal` (the sampler aborts a read that outlives its timeout). */
+  read(signal: AbortSignal): Promise<number>;
+  /** Releases handles (files, child processes). */
+  close(): Promise<void>;
+}
+
+/** What a driver may know about the world: no config globals, only this. */
+export interface DriverContext {
+  /** Root of the sysfs tree (`/sys` on a device, a temp dir in tests). */
+  sysfsRoot: string;
+}
+
+export interface DriverDefinition<Options = Record<string, unknown>> {
+  /** TypeBox schema of the driver's own keys on a `sensors[]` entry (validated by `edgeloop check`). */
+  options: TSchema;
+  create(options: Options, context: DriverContext): SensorDriver;
+}
