@@ -6,7 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { EdgeloopError } from '../errors.ts';
 import { DRIVERS } from '../sensors/registry.ts';
 import { DEMO_CONFIG } from './demo.ts';
-import { ConfigSchema, SensorSchema, type Config, type MqttRouteConfig } from './schema.ts';
+import { ConfigSchema, MqttRouteSchema, SensorSchema, type Config, type MqttRouteConfig } from './schema.ts';
 import { checkValue, type ConfigIssue } from './validate.ts';
 
 export interface LoadedConfig {
@@ -52,11 +52,23 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Config
   }
   const value = structuredClone(raw) as Record<string, unknown>;
   const issues = applyEnv(value, env);
-  const withDefaults = Value.Default(ConfigSchema, value) as Record<string, unknown>;
+  const withDefaults = applyDefaults(value);
   issues.push(...checkValue(ConfigSchema, withDefaults));
-  if (issues.length === 0) issues.push(...checkSensors(withDefaults.sensors as Record<string, unknown>[]));
+  if (issues.length === 0) {
+    issues.push(...checkSensors(withDefaults.sensors as Record<string, unknown>[]));
+    issues.push(...checkRoutes(withDefaults.mqtt as MqttRouteConfig | MqttRouteConfig[]));
+  }
   if (issues.length > 0) throw invalid(issues);
   return withDefaults as Config;
+}
+
+/** Schema defaults. `mqtt` gets its own: TypeBox would merge a list of routes into the union's `{}` default. */
+function applyDefaults(value: Record<string, unknown>): Record<string, unknown> {
+  const { mqtt, ...rest } = value;
+  const out = Value.Default(ConfigSchema, rest) as Record<string, unknown>;
+  if (Array.isArray(mqtt)) out.mqtt = mqtt.map((route: unknown) => Value.Default(MqttRouteSchema, route));
+  else if (mqtt !== undefined) out.mqtt = Value.Default(MqttRouteSchema, mqtt);
+  return out;
 }
 
 function invalid(issues: ConfigIssue[]): EdgeloopError {
@@ -71,25 +83,35 @@ function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): Conf
     if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || text === undefined) continue;
     const keys = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
     let node: Record<string, unknown> = target;
-    for (const key of keys.slice(0, -1)) {
+    for (const [i, key] of keys.entries()) {
+      // A key other than an index would be set on the array and silently lost.
+      if (Array.isArray(node) && !/^\d+$/.test(key)) {
+        const message = `cannot set ${key} on a list: put an index before it (…__0__${key.toUpperCase()})`;
+        issues.push({ path: name, message });
+        break;
+      }
+      if (i === keys.length - 1) {
+        node[key] = envValue(text);
+        break;
+      }
       const next = node[key];
       if (next === undefined) node[key] = {};
       else if (typeof next !== 'object' || next === null) {
         issues.push({ path: name, message: `cannot set below ${key}: it is not a mapping` });
-        node = {};
-        continue;
+        break;
       }
       node = node[key] as Record<string, unknown>;
     }
-    let value: unknown;
-    try {
-      value = parseYaml(text);
-    } catch {
-      value = text;
-    }
-    node[keys[keys.length - 1] as string] = value ?? text;
   }
   return issues;
+}
+
+function envValue(text: string): unknown {
+  try {
+    return parseYaml(text) ?? text;
+  } catch {
+    return text;
+  }
 }
 
 /** Each sensor's driver must exist and its own keys must fit the driver's schema; ids must be unique. */
@@ -114,10 +136,35 @@ function checkSensors(sensors: Record<string, unknown>[]): ConfigIssue[] {
   return issues;
 }
 
-/** The routes as a list, each with a name. */
-export function mqttRoutes(config: Config): (MqttRouteConfig & { name: string })[] {
+/** The embedded broker (Aedes) speaks MQTT 3.1.1 only; route names must be unique (they name cursors and metrics). */
+function checkRoutes(mqtt: MqttRouteConfig | MqttRouteConfig[]): ConfigIssue[] {
+  const list = Array.isArray(mqtt) ? mqtt : [mqtt];
+  const at = (i: number) => (Array.isArray(mqtt) ? `mqtt[${i}]` : 'mqtt');
+  const issues: ConfigIssue[] = [];
+  const names = new Set<string>();
+  list.forEach((r, i) => {
+    if (r.url === undefined && r.protocol_version === 5) {
+      issues.push({
+        path: `${at(i)}.protocol_version`,
+        message: 'the embedded broker speaks MQTT 3.1.1: use 4, or set mqtt.url to an MQTT 5 broker',
+      });
+    }
+    if (r.name !== undefined && names.has(r.name)) issues.push({ path: `${at(i)}.name`, message: `duplicate route name ${r.name}` });
+    if (r.name !== undefined) names.add(r.name);
+  });
+  return issues;
+}
+
+export type MqttRoute = MqttRouteConfig & { name: string; protocol_version: 4 | 5 };
+
+/** The routes as a list, each with a name and a protocol version. */
+export function mqttRoutes(config: Config): MqttRoute[] {
   const list = Array.isArray(config.mqtt) ? config.mqtt : [config.mqtt];
-  return list.map((r, i) => ({ ...r, name: r.name ?? (list.length === 1 ? 'default' : `route${i + 1}`) }));
+  return list.map((r, i) => ({
+    ...r,
+    name: r.name ?? (list.length === 1 ? 'default' : `route${i + 1}`),
+    protocol_version: r.protocol_version ?? (r.url === undefined ? 4 : 5),
+  }));
 }
 
 /** The options a driver sees: the sensor entry minus the keys every sensor has. */

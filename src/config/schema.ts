@@ -87,7 +87,8 @@ export const MqttRouteSchema = Type.Object(
     name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' })),
     /** Absent: the embedded broker. */
     url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
-    protocol_version: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5 }),
+    /** Default: 5, or 4 with the embedded broker (which speaks MQTT 3.1.1). */
+    protocol_version: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(5)])),
     qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 1 }),
     client_id: Type.Optional(Str({ minLength: 1 })),
     username: Type.Optional(Str()),
@@ -117,6 +118,8 @@ export const MqttRouteSchema = Type.Object(
 
 export const OutboxSchema = Type.Object(
   {
+    /** sqlite: `<data_dir>/outbox.db`, survives restarts; memory: nothing survives (no flash writes). */
+    store: Type.Union([Type.Literal('sqlite'), Type.Literal('memory')], { default: 'sqlite' }),
     /** batch: fsync per group commit; each: fsync per record; os: leave flushing to the OS. */
     durability: Type.Union([Type.Literal('batch'), Type.Literal('each'), Type.Literal('os')], { default: 'batch' }),
     max_rows: Int(1, 1_000_000_000, 1_000_000),
@@ -153,8 +156,8 @@ export const ConfigSchema = Type.Object(
         host: Str({ default: '0.0.0.0' }),
         port: Int(0, 65_535, 8080),
         token: Type.Optional(Str({ minLength: 8 })),
-        /** Per WebSocket client: messages buffered before it is dropped as too slow. */
-        ws_max_buffered: Int(1, 1_000_000, 1000),
+        /** Per WebSocket client: bytes waiting to be sent before it is dropped as too slow. */
+        ws_max_buffered_bytes: Int(1024, 1024 * 1024 * 1024, 1024 * 1024),
       },
       { additionalProperties: false, default: {} },
     ),

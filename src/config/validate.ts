@@ -65,28 +65,29 @@ function messageFor(err: ValueError): string {
 export function checkValue(schema: TSchema, value: unknown, prefix = ''): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const err of Value.Errors(schema, value)) {
+    // A missing key is reported once, as required, not again as being of the wrong type.
+    if (err.value === undefined && err.type !== ValueErrorType.ObjectRequiredProperty) continue;
     const path = displayPath(err.path, prefix);
     if (err.type === ValueErrorType.ObjectRequiredProperty) {
       issues.push({ path, message: 'is required' });
     } else if (err.type === ValueErrorType.ObjectAdditionalProperties) {
+      // One error per unknown key: its path ends in the key, its value is the key's value.
       const known = Object.keys((err.schema.properties as object | undefined) ?? {});
-      for (const key of Object.keys(err.value as object)) {
-        if (!known.includes(key)) {
-          issues.push({ path: path ? `${path}.${key}` : key, message: `is not a known key (known: ${known.join(', ')})` });
-        }
-      }
+      issues.push({ path, message: `is not a known key (known: ${known.join(', ')})` });
     } else if (err.schema[Kind] === 'Union') {
       const options = literals(err.schema);
       if (options) {
         issues.push({ path, message: `must be one of ${options.map((o) => JSON.stringify(o)).join(' | ')}` });
         continue;
       }
-      // A union of a scalar and an object (e.g. `aggregate`): explain against the variant of the same shape.
+      // A union of shapes (e.g. `aggregate`, `deadband`): explain against the variant of the value's shape, with that
+      // variant's defaults applied (TypeBox applies none to a union value that fits no variant).
       const variants = err.schema.anyOf as TSchema[];
-      const isObj = typeof err.value === 'object' && err.value !== null && !Array.isArray(err.value);
-      const isArr = Array.isArray(err.value);
-      const match = variants.find((v) => (isArr ? v.type === 'array' : isObj ? v.type === 'object' : false));
-      if (match) issues.push(...checkValue(match, err.value, path));
+      const shape = Array.isArray(err.value) ? 'array' : err.value === null ? 'null' : typeof err.value;
+      const match = variants.find(
+        (v) => !('const' in v) && (v.type === shape || (v.type === 'integer' && shape === 'number')),
+      );
+      if (match) issues.push(...checkValue(match, Value.Default(match, structuredClone(err.value)), path));
       else issues.push({ path, message: `must be ${variants.map(describeVariant).join(' or ')}` });
     } else {
       issues.push({ path, message: messageFor(err) });

@@ -26,6 +26,8 @@ export interface RecordDraft {
 /** A durable record: what the live bus, the API and the publisher see. */
 export interface DurableRecord extends RecordDraft {
   seq: number;
+  /** The published payload, serialized once (see payloadOf). */
+  json: string;
 }
 
 let lastMs = 0;
@@ -50,7 +52,7 @@ export function uuidv7(now = Date.now()): string {
 }
 
 /** The JSON published for a record: `{id, device, seq, ts, ...data}` with `ts` as ISO-8601 UTC. */
-export function payloadOf(record: DurableRecord, device: string): string {
+export function payloadOf(record: RecordDraft & { seq: number }, device: string): string {
   return JSON.stringify({
     id: record.id,
     device,

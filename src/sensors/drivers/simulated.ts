@@ -1,6 +1,7 @@
 // A simulated channel for demos and tests: sine (a function of time), random walk and noise (seeded, so a given
 // seed always yields the same sequence of values).
 import { Type, type Static } from '@sinclair/typebox';
+import { EdgeloopError } from '../../errors.ts';
 import type { DriverDefinition, SensorDriver } from '../driver.ts';
 
 const Options = Type.Object(
@@ -41,7 +42,10 @@ function create(o: SimulatedOptions): SensorDriver {
   };
   const read = next[o.signal];
   return {
-    read: async () => Math.round(read() * 1e6) / 1e6,
+    read: async (signal) => {
+      if (signal.aborted) throw new EdgeloopError('SENSOR_TIMEOUT', 'simulated read aborted before it started');
+      return Math.round(read() * 1e6) / 1e6;
+    },
     close: async () => {},
   };
 }

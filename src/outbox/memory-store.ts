@@ -1,0 +1,133 @@
+// The outbox in memory: same contract as the SQLite store, nothing survives the process. For tests, benchmarks and
+// devices that must not write to flash (`outbox.store: memory`).
+import type { DeadLetter, NewRow, OutboxStore, StoreBreakdown, StoreTotals, StoredRow } from './store.ts';
+
+interface Row extends StoredRow {
+  created: number;
+  bytes: number;
+  pending: number;
+}
+
+type Removed = { rows: number; bytes: number };
+
+export class MemoryStore implements OutboxStore {
+  readonly kind = 'memory';
+  // A Map keeps insertion order, which is oseq order.
+  #rows = new Map<number, Row>();
+  #seqs = new Map<string, number>();
+  #dead: DeadLetter[] = [];
+  #next = 1;
+
+  loadSeqs(): Map<string, number> {
+    return new Map(this.#seqs);
+  }
+
+  append(rows: NewRow[]): number[] {
+    return rows.map((r) => {
+      const oseq = this.#next++;
+      const { source: _s, seq: _q, ...rest } = r;
+      this.#rows.set(oseq, { ...rest, oseq, bytes: Buffer.byteLength(r.payload) });
+      this.#seqs.set(r.source, r.seq);
+      return oseq;
+    });
+  }
+
+  fetch(routeBit: number, priority: number, after: number, limit: number): StoredRow[] {
+    const out: StoredRow[] = [];
+    for (const r of this.#rows.values()) {
+      if (out.length >= limit) break;
+      if (r.priority === priority && r.oseq > after && (r.pending & routeBit) !== 0) {
+        out.push({ oseq: r.oseq, id: r.id, topic: r.topic, priority: r.priority, ts: r.ts, payload: r.payload });
+      }
+    }
+    return out;
+  }
+
+  priorities(): number[] {
+    return [...new Set([...this.#rows.values()].map((r) => r.priority))].sort((a, b) => b - a);
+  }
+
+  ack(routeBit: number, oseqs: number[]): Removed {
+    return this.#remove(oseqs.filter((o) => this.#clear(o, routeBit)));
+  }
+
+  deadLetter(routeBit: number, letter: Omit<DeadLetter, 'payload' | 'id' | 'topic'>): Removed {
+    const row = this.#rows.get(letter.oseq);
+    if (!row) return { rows: 0, bytes: 0 };
+    this.#dead.push({ ...letter, id: row.id, topic: row.topic, payload: row.payload });
+    return this.#remove(this.#clear(letter.oseq, routeBit) ? [letter.oseq] : []);
+  }
+
+  evict(count: number): Removed {
+    const victims = [...this.#rows.values()]
+      .sort((a, b) => a.priority - b.priority || a.oseq - b.oseq)
+      .slice(0, count)
+      .map((r) => r.oseq);
+    return this.#remove(victims);
+  }
+
+  expire(before: number): Removed {
+    return this.#remove([...this.#rows.values()].filter((r) => r.created < before).map((r) => r.oseq));
+  }
+
+  totals(): StoreTotals {
+    let bytes = 0;
+    let oldest: number | null = null;
+    for (const r of this.#rows.values()) {
+      bytes += r.bytes;
+      oldest = oldest === null ? r.created : Math.min(oldest, r.created);
+    }
+    return { rows: this.#rows.size, bytes, oldestCreated: oldest };
+  }
+
+  breakdown(): StoreBreakdown {
+    const topics = new Map<string, { topic: string; rows: number; bytes: number }>();
+    const prios = new Map<number, { priority: number; rows: number }>();
+    for (const r of this.#rows.values()) {
+      const t = topics.get(r.topic) ?? topics.set(r.topic, { topic: r.topic, rows: 0, bytes: 0 }).get(r.topic)!;
+      t.rows++;
+      t.bytes += r.bytes;
+      const p = prios.get(r.priority) ?? prios.set(r.priority, { priority: r.priority, rows: 0 }).get(r.priority)!;
+      p.rows++;
+    }
+    return {
+      byTopic: [...topics.values()].sort((a, b) => a.topic.localeCompare(b.topic)),
+      byPriority: [...prios.values()].sort((a, b) => b.priority - a.priority),
+    };
+  }
+
+  deadLetters(limit: number): DeadLetter[] {
+    return this.#dead.slice(-limit).reverse();
+  }
+
+  deadLetterCount(): number {
+    return this.#dead.length;
+  }
+
+  purge(): Removed {
+    return this.#remove([...this.#rows.keys()]);
+  }
+
+  close(): void {}
+
+  /** Clears the route's bit; true when no route needs the row any more. */
+  #clear(oseq: number, routeBit: number): boolean {
+    const row = this.#rows.get(oseq);
+    if (!row || (row.pending & routeBit) === 0) return false;
+    row.pending &= ~routeBit;
+    return row.pending === 0;
+  }
+
+  #remove(oseqs: number[]): Removed {
+    let bytes = 0;
+    let rows = 0;
+    for (const o of oseqs) {
+      const r = this.#rows.get(o);
+      if (!r) continue;
+      bytes += r.bytes;
+      rows++;
+      this.#rows.delete(o);
+    }
+    return { rows, bytes };
+  }
+}

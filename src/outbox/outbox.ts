@@ -1,0 +1,281 @@
+// The only way out of the gateway. Records are numbered per source and made durable in group commits before any
+// route may publish them; a row leaves the store only when every route that carries it was acknowledged.
+import { EventEmitter } from 'node:events';
+import type { OutboxConfig } from '../config/schema.ts';
+import { messageOf } from '../errors.ts';
+import { topicMatches } from '../pipeline/live-bus.ts';
+import { payloadOf, type DurableRecord, type RecordDraft } from '../pipeline/record.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { DeadLetter, NewRow, OutboxStore, StoredRow } from './store.ts';
+
+export type OutboxDropReason = 'outbox-full' | 'outbox-rejected' | 'expired' | 'write-error' | 'closed' | 'purged';
+
+export interface OutboxEvents {
+  /** Records just made durable, in commit order. */
+  committed: [records: DurableRecord[]];
+  drop: [reason: OutboxDropReason, count: number];
+}
+
+export interface OutboxRoute {
+  name: string;
+  topics: string[];
+}
+
+export interface OutboxOptions {
+  store: OutboxStore;
+  config: OutboxConfig;
+  device: string;
+  routes: OutboxRoute[];
+  log: Logger;
+  metrics: Metrics;
+}
+
+/** Records waiting for a commit after a write error, at most this many batches' worth. */
+const RETRY_BATCHES = 10;
+
+export class Outbox extends EventEmitter<OutboxEvents> {
+  readonly store: OutboxStore;
+  readonly routes: readonly OutboxRoute[];
+  readonly drops: Record<OutboxDropReason, number> = {
+    'outbox-full': 0, 'outbox-rejected': 0, expired: 0, 'write-error': 0, closed: 0, purged: 0,
+  };
+  #o: OutboxOptions;
+  #seqs: Map<string, number>;
+  #pending: RecordDraft[] = [];
+  #scheduled = false;
+  #closed = false;
+  #rows: number;
+  #bytes: number;
+  #priorities: Set<number>;
+  /** Per route: per priority, the last oseq handed out. */
+  #cursors: Map<number, number>[];
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: OutboxOptions) {
+    super();
+    if (options.routes.length > 31) throw new RangeError('at most 31 upstream routes');
+    this.#o = options;
+    this.store = options.store;
+    this.routes = options.routes;
+    this.#seqs = options.store.loadSeqs();
+    const t = options.store.totals();
+    this.#rows = t.rows;
+    this.#bytes = t.bytes;
+    this.#priorities = new Set(options.store.priorities());
+    this.#cursors = options.routes.map(() => new Map());
+    const ttl = options.config.ttl_s;
+    if (ttl > 0) {
+      this.#expiryTimer = setInterval(() => this.expire(), Math.min(ttl * 100, 60_000));
+      this.#expiryTimer.unref();
+    }
+    options.metrics.onCollect(() => this.#collect());
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The last seq given to `source` (0 if none yet). */
+  lastSeq(source: string): number {
+    return this.#seqs.get(source) ?? 0;
+  }
+
+  /** Queues a record for the next group commit (within this turn of the event loop). */
+  add(draft: RecordDraft): boolean {
+    if (this.#closed) {
+      this.#drop('closed', 1);
+      return false;
+    }
+    this.#pending.push(draft);
+    const c = this.#o.config;
+    if (c.durability === 'each' || this.#pending.length >= c.batch_max) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return true;
+  }
+
+  /** Commits what is pending now. */
+  flush(): void {
+    this.#scheduled = false;
+    const c = this.#o.config;
+    while (this.#pending.length > 0) {
+      const n = c.durability === 'each' ? 1 : Math.min(c.batch_max, this.#pending.length);
+      if (!this.#commit(this.#pending.slice(0, n))) return;
+      this.#pending.splice(0, n);
+    }
+  }
+
+  #commit(drafts: RecordDraft[]): boolean {
+    const now = Date.now();
+    const seqs = new Map<string, number>();
+    const records: DurableRecord[] = [];
+    const rows: NewRow[] = [];
+    for (const d of drafts) {
+      const seq = (seqs.get(d.source) ?? this.lastSeq(d.source)) + 1;
+      seqs.set(d.source, seq);
+      const json = payloadOf({ ...d, seq }, this.#o.device);
+      const pending = this.#routeMask(d.topic);
+      records.push({ ...d, seq, json });
+      if (pending !== 0) {
+        rows.push({ id: d.id, source: d.source, seq, topic: d.topic, priority: d.priority, ts: d.ts, created: now, payload: json, pending });
+      }
+    }
+    const kept = this.#makeRoom(rows);
+    let bytes = 0;
+    try {
+      this.store.append(kept);
+      for (const r of kept) bytes += Buffer.byteLength(r.payload);
+    } catch (err) {
+      this.#o.log.error({ err: messageOf(err), records: drafts.length }, 'outbox write failed; will retry');
+      this.#scheduleRetry();
+      return false;
+    }
+    for (const [s, q] of seqs) this.#seqs.set(s, q);
+    this.#rows += kept.length;
+    this.#bytes += bytes;
+    for (const r of kept) this.#priorities.add(r.priority);
+    this.#o.metrics.commits.inc();
+    // Rejected rows are left out of the store and of the live view, but keep their seq: the gap shows the loss.
+    const keptSet = new Set(kept);
+    const rejected = new Set(rows.filter((r) => !keptSet.has(r)).map((r) => r.id));
+    this.emit('committed', rejected.size === 0 ? records : records.filter((r) => !rejected.has(r.id)));
+    return true;
+  }
+
+  /** Applies max_rows / max_bytes before a commit: evicts the oldest lowest-priority rows, or rejects new ones. */
+  #makeRoom(rows: NewRow[]): NewRow[] {
+    const c = this.#o.config;
+    const incoming = rows.reduce((s, r) => s + Buffer.byteLength(r.payload), 0);
+    const overRows = this.#rows + rows.length - c.max_rows;
+    const overBytes = this.#bytes + incoming - c.max_bytes;
+    if (overRows <= 0 && overBytes <= 0) return rows;
+    if (c.on_full === 'reject-new') {
+      let room = c.max_rows - this.#rows;
+      let roomBytes = c.max_bytes - this.#bytes;
+      const kept = rows.filter((r) => {
+        const b = Buffer.byteLength(r.payload);
+        if (room <= 0 || roomBytes < b) return false;
+        room--;
+        roomBytes -= b;
+        return true;
+      });
+      this.#drop('outbox-rejected', rows.length - kept.length);
+      return kept;
+    }
+    // Evict enough rows for both bounds; the average row size estimates how many rows the bytes need.
+    const avg = this.#rows > 0 ? this.#bytes / this.#rows : 1;
+    const count = Math.max(overRows, Math.ceil(overBytes / Math.max(avg, 1)), 0);
+    const removed = this.store.evict(count);
+    this.#removed(removed);
+    this.#drop('outbox-full', removed.rows);
+    return rows;
+  }
+
+  #routeMask(topic: string): number {
+    let mask = 0;
+    this.routes.forEach((r, i) => {
+      if (r.topics.some((f) => topicMatches(f, topic))) mask |= 1 << i;
+    });
+    return mask;
+  }
+
+  /** The next rows for a route, highest priority first, oseq order within a priority. */
+  fetch(route: number, limit: number): StoredRow[] {
+    const out: StoredRow[] = [];
+    const cursors = this.#cursors[route] as Map<number, number>;
+    const prios = [...this.#priorities].sort((a, b) => b - a);
+    for (const p of prios) {
+      if (out.length >= limit) break;
+      const rows = this.store.fetch(1 << route, p, cursors.get(p) ?? 0, limit - out.length);
+      if (rows.length > 0) cursors.set(p, (rows[rows.length - 1] as StoredRow).oseq);
+      out.push(...rows);
+    }
+    return out;
+  }
+
+  /** After a disconnect: everything not acknowledged is fetched again from the store. */
+  rewind(route: number): void {
+    this.#cursors[route]?.clear();
+  }
+
+  ack(route: number, oseqs: number[]): void {
+    if (oseqs.length === 0 || this.#closed) return;
+    this.#removed(this.store.ack(1 << route, oseqs));
+  }
+
+  deadLetter(route: number, oseq: number, reasonCode: number, reason: string): void {
+    const letter: Omit<DeadLetter, 'payload' | 'id' | 'topic'> = {
+      oseq, route: this.routes[route]?.name ?? String(route), reasonCode, reason, failedAt: Date.now(),
+    };
+    this.#removed(this.store.deadLetter(1 << route, letter));
+  }
+
+  expire(now = Date.now()): number {
+    const ttl = this.#o.config.ttl_s;
+    if (ttl === 0 || this.#closed) return 0;
+    const removed = this.store.expire(now - ttl * 1000);
+    this.#removed(removed);
+    this.#drop('expired', removed.rows);
+    return removed.rows;
+  }
+
+  purge(): number {
+    const removed = this.store.purge();
+    this.#removed(removed);
+    this.#drop('purged', removed.rows);
+    for (const c of this.#cursors) c.clear();
+    return removed.rows;
+  }
+
+  oldestAgeMs(now = Date.now()): number | null {
+    const oldest = this.store.totals().oldestCreated;
+    return oldest === null ? null : now - oldest;
+  }
+
+  /** Commits what is pending and closes the store. */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    clearInterval(this.#expiryTimer);
+    clearTimeout(this.#retryTimer);
+    this.#drop('closed', this.#pending.length);
+    this.#pending = [];
+    this.store.close();
+  }
+
+  #removed(r: { rows: number; bytes: number }): void {
+    this.#rows = Math.max(0, this.#rows - r.rows);
+    this.#bytes = Math.max(0, this.#bytes - r.bytes);
+  }
+
+  #drop(reason: OutboxDropReason, count: number): void {
+    if (count <= 0) return;
+    this.drops[reason] += count;
+    this.#o.metrics.drops.inc({ stage: 'outbox', reason }, count);
+    this.emit('drop', reason, count);
+  }
+
+  #scheduleRetry(): void {
+    const cap = this.#o.config.batch_max * RETRY_BATCHES;
+    if (this.#pending.length > cap) this.#drop('write-error', this.#pending.splice(0, this.#pending.length - cap).length);
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.flush(), 1000);
+  }
+
+  #collect(): void {
+    const m = this.#o.metrics;
+    m.outboxRows.set(this.#rows);
+    m.outboxBytes.set(this.#bytes);
+    m.outboxOldest.set((this.oldestAgeMs() ?? 0) / 1000);
+    m.deadLetters.set(this.store.deadLetterCount());
+  }
+}

@@ -1,0 +1,76 @@
+// The OutboxStore seam: where records wait until every route that carries them has been acknowledged. Two
+// implementations (SQLite for the device, memory for tests and volatile setups) pass one shared suite
+// (test/outbox/store-suite.ts).
+
+export interface NewRow {
+  id: string;
+  source: string;
+  seq: number;
+  topic: string;
+  priority: number;
+  /** Observation time (epoch ms), for the sample → PUBACK latency. */
+  ts: number;
+  /** When it entered the outbox (epoch ms), for the TTL. */
+  created: number;
+  payload: string;
+  /** Bit i set: route i still has to deliver it. */
+  pending: number;
+}
+
+export interface StoredRow {
+  oseq: number;
+  id: string;
+  topic: string;
+  priority: number;
+  ts: number;
+  payload: string;
+}
+
+export interface DeadLetter {
+  oseq: number;
+  id: string;
+  topic: string;
+  route: string;
+  reasonCode: number;
+  reason: string;
+  failedAt: number;
+  payload: string;
+}
+
+export interface StoreTotals {
+  rows: number;
+  bytes: number;
+  oldestCreated: number | null;
+}
+
+export interface StoreBreakdown {
+  byTopic: { topic: string; rows: number; bytes: number }[];
+  byPriority: { priority: number; rows: number }[];
+}
+
+export interface OutboxStore {
+  readonly kind: string;
+  /** The last persisted seq of every source, so numbering continues after a restart. */
+  loadSeqs(): Map<string, number>;
+  /** Persists rows and their sources' seqs atomically; returns each row's `oseq` (monotonic, never reused). */
+  append(rows: NewRow[]): number[];
+  /** Rows still pending for `routeBit` at `priority` with `oseq > after`, in oseq order. */
+  fetch(routeBit: number, priority: number, after: number, limit: number): StoredRow[];
+  /** The priorities that have rows, highest first. */
+  priorities(): number[];
+  /** Clears `routeBit` on these rows and deletes the rows no route still needs. Returns rows and bytes deleted. */
+  ack(routeBit: number, oseqs: number[]): { rows: number; bytes: number };
+  /** Moves a row the broker refused to the dead-letter table for that route. */
+  deadLetter(routeBit: number, letter: Omit<DeadLetter, 'payload' | 'id' | 'topic'>): { rows: number; bytes: number };
+  /** Deletes up to `count` rows, lowest priority and oldest first. */
+  evict(count: number): { rows: number; bytes: number };
+  /** Deletes rows that entered before `created` (the TTL). */
+  expire(before: number): { rows: number; bytes: number };
+  totals(): StoreTotals;
+  breakdown(): StoreBreakdown;
+  deadLetters(limit: number): DeadLetter[];
+  deadLetterCount(): number;
+  /** Deletes every waiting row (not the dead letters, not the seqs). */
+  purge(): { rows: number; bytes: number };
+  close(): void;
+}

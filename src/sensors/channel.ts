@@ -1,0 +1,96 @@
+// One sensor channel end to end: sampler → bounded queue → stage (aggregate / deadband) → record drafts for the
+// outbox. The sampler never waits for the consumer: the queue's policy decides what is dropped, and counts it.
+import type { SensorConfig } from '../config/schema.ts';
+import { BoundedQueue } from '../pipeline/bounded-queue.ts';
+import { uuidv7, type RecordDraft } from '../pipeline/record.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { SensorDriver } from './driver.ts';
+import { Sampler, type Reading } from './sampler.ts';
+import { createStage, type Emission, type Stage } from './stage.ts';
+
+export interface ChannelOptions {
+  config: SensorConfig;
+  driver: SensorDriver;
+  /** Where finished records go (the outbox). */
+  sink: (draft: RecordDraft) => void;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class Channel {
+  readonly config: SensorConfig;
+  readonly queue: BoundedQueue<Reading>;
+  readonly sampler: Sampler;
+  #stage: Stage;
+  #sink: (draft: RecordDraft) => void;
+  #consumer: Promise<void> | undefined;
+
+  constructor(o: ChannelOptions) {
+    this.config = o.config;
+    this.#sink = o.sink;
+    const id = o.config.id;
+    this.queue = new BoundedQueue<Reading>({
+      capacity: o.config.queue.capacity,
+      policy: o.config.queue.policy,
+      onDrop: (reason) => o.metrics.drops.inc({ stage: 'queue', reason }),
+    });
+    this.sampler = new Sampler({
+      sensor: id,
+      intervalMs: o.config.interval_ms,
+      ...(o.config.timeout_ms !== undefined ? { timeoutMs: o.config.timeout_ms } : {}),
+      driver: o.driver,
+      queue: this.queue,
+      log: o.log,
+      onSample: () => o.metrics.samples.inc({ sensor: id }),
+      onError: (reason) => o.metrics.readErrors.inc({ sensor: id, reason }),
+    });
+    this.#stage = createStage(o.config.aggregate, o.config.deadband);
+    o.metrics.onCollect(() => o.metrics.queueDepth.set({ queue: `sensor:${id}` }, this.queue.size));
+  }
+
+  get drops(): number {
+    return this.queue.drops['overflow-oldest'] + this.queue.drops['overflow-newest'];
+  }
+
+  start(): void {
+    this.#consumer = this.#consume();
+    this.sampler.start();
+  }
+
+  /** Stops sampling, then hands on everything already read, including a partial aggregate window. */
+  async stop(): Promise<void> {
+    await this.sampler.stop();
+    this.queue.close();
+    await this.#consumer;
+    for (const e of this.#stage.flush()) this.#emit(e);
+  }
+
+  async #consume(): Promise<void> {
+    for (;;) {
+      await this.queue.readable();
+      if (this.queue.size === 0 && this.queue.closed) return;
+      for (const reading of this.queue.drain()) {
+        for (const e of this.#stage.push(reading)) this.#emit(e);
+      }
+    }
+  }
+
+  #emit(e: Emission): void {
+    const c = this.config;
+    const data: Record<string, unknown> = { sensor: c.id, value: e.value, unit: c.unit };
+    if (e.stats) {
+      data.stats = e.stats;
+      data.window_ms = e.window_ms;
+    }
+    this.#sink({
+      id: uuidv7(e.ts),
+      kind: 'reading',
+      source: c.id,
+      topic: `sensors/${c.id}`,
+      ts: e.ts,
+      priority: c.priority,
+      data,
+    });
+  }
+}
