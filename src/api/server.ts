@@ -1,7 +1,7 @@
 // The HTTP API, WebSocket and /metrics on one port (Fastify 5). Errors leave as
 // `{error: EDGELOOP_ERR_*, message, hint}` with the catalogue's HTTP status.
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { EdgeloopError, isEdgeloopError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { makeAuthorizer } from './auth.ts';
@@ -32,7 +32,7 @@ function errorBody(err: EdgeloopError) {
 }
 
 export async function buildApi(gw: GatewayView, o: Omit<ApiOptions, 'host' | 'port'>): Promise<{ app: FastifyInstance; wsClients: () => number }> {
-  const app = Fastify({ loggerInstance: o.log.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 * 1024 });
+  const app = Fastify({ loggerInstance: o.log.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 64 * 1024 });
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
   const authorized = makeAuthorizer(o.token);
   app.addHook('onRequest', async (req, reply) => {

@@ -14,7 +14,11 @@ export interface EmbeddedBroker {
 
 export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
-  const server: Server = createServer(broker.handle);
+  const server: Server = createServer((socket) => {
+    // PUBACKs are small: without it each waits for the client's delayed ACK.
+    socket.setNoDelay(true);
+    broker.handle(socket);
+  });
   try {
     server.listen(port, host);
     await once(server, 'listening');
