@@ -15,6 +15,7 @@ export const ERRORS = {
   MQTT_CONNECT: { status: 502, hint: 'check mqtt.url, credentials and that the broker is reachable' },
   MQTT_TLS: { status: 502, hint: 'check mqtt.tls.ca / cert / key and mqtt.tls.min_version against the broker' },
   MQTT_REFUSED: { status: 502, hint: 'the broker refused the message; it was moved to the dead-letter table' },
+  HTTP_UPSTREAM: { status: 502, hint: 'check http[].url, headers, tls.ca and that the endpoint answers' },
   // outbox
   OUTBOX_FULL: { status: 507, hint: 'raise outbox.max_rows / max_bytes or restore the upstream connection' },
   OUTBOX_CORRUPT: { status: 500, hint: 'the file was moved aside; inspect it or delete it' },

@@ -17,8 +17,9 @@ import { Channel } from '../sensors/channel.ts';
 import { createDriver } from '../sensors/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
-import { CONNECTION_STATES } from '../transport/adapter.ts';
+import { CONNECTION_STATES, type Adapter, type ConnectionState } from '../transport/adapter.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded-broker.ts';
+import { HttpAdapter } from '../transport/http.ts';
 import { MqttAdapter } from '../transport/mqtt.ts';
 import { VERSION } from './version.ts';
 
@@ -39,7 +40,7 @@ export class Gateway implements GatewayView {
   #outbox: Outbox | undefined;
   #broker: EmbeddedBroker | undefined;
   #publishers: Publisher[] = [];
-  #adapters: MqttAdapter[] = [];
+  #adapters: Adapter[] = [];
   #channels: Channel[] = [];
   #api: ApiServer | undefined;
   #stopping: Promise<void> | undefined;
@@ -67,11 +68,13 @@ export class Gateway implements GatewayView {
     const c = this.#config;
     const log = this.#log;
     try {
+      const routes = mqttRoutes(c);
       const outbox = (this.#outbox = new Outbox({
         store: this.#openStore(),
         config: c.outbox,
         device: this.device,
-        routes: mqttRoutes(c).map((r) => ({ name: r.name, topics: r.topics })),
+        // http routes after the mqtt ones, so the mqtt routes keep their bits in the store.
+        routes: [...routes, ...c.http].map((r) => ({ name: r.name, topics: r.topics })),
         log,
         metrics: this.metrics,
       }));
@@ -80,31 +83,16 @@ export class Gateway implements GatewayView {
       });
       if (outbox.rows > 0) log.info({ rows: outbox.rows, bytes: outbox.bytes }, 'outbox backlog from a previous run');
 
-      const routes = mqttRoutes(c);
       if (routes.some((r) => r.url === undefined)) {
         this.#broker = await startEmbeddedBroker(c.broker.host, c.broker.port);
         log.info({ url: this.#broker.url }, 'embedded MQTT broker listening');
       }
       routes.forEach((route, i) => {
         const url = route.url ?? (this.#broker as EmbeddedBroker).url;
-        const adapter = new MqttAdapter({
-          route: { ...route, url },
-          device: this.device,
-          log,
-          onState: (state) => {
-            for (const s of CONNECTION_STATES) this.metrics.mqttState.set({ route: route.name, state: s }, s === state ? 1 : 0);
-          },
-          onReconnectAttempt: (delay) => {
-            this.metrics.reconnects.inc({ route: route.name });
-            this.metrics.backoff.set({ route: route.name }, delay / 1000);
-          },
-        });
-        this.#adapters.push(adapter);
-        const publisher = new Publisher({
-          outbox, route: i, adapter, topicPrefix: `edgeloop/${this.device}/`, metrics: this.metrics, log,
-        });
-        this.#publishers.push(publisher);
-        publisher.start();
+        this.#startRoute(outbox, i, new MqttAdapter({ route: { ...route, url }, device: this.device, log, ...this.#hooks(route.name) }));
+      });
+      c.http.forEach((route, i) => {
+        this.#startRoute(outbox, routes.length + i, new HttpAdapter({ route, log, ...this.#hooks(route.name) }));
       });
 
       this.#api = await startApi(this, {
@@ -117,11 +105,34 @@ export class Gateway implements GatewayView {
         this.#channels.push(new Channel({ config: sensor, driver, sink: (d) => outbox.add(d), metrics: this.metrics, log }));
       }
       for (const ch of this.#channels) ch.start();
-      log.info({ device: this.device, sensors: this.#channels.length, routes: routes.map((r) => r.name) }, 'gateway started');
+      log.info({ device: this.device, sensors: this.#channels.length, routes: this.#adapters.map((a) => a.name) }, 'gateway started');
     } catch (err) {
       await this.stop().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** One publisher per route; `index` is the route's place in the outbox's route list. */
+  #startRoute(outbox: Outbox, index: number, adapter: Adapter): void {
+    this.#adapters.push(adapter);
+    const publisher = new Publisher({
+      outbox, route: index, adapter, topicPrefix: `edgeloop/${this.device}/`, metrics: this.metrics, log: this.#log,
+    });
+    this.#publishers.push(publisher);
+    publisher.start();
+  }
+
+  /** Connection metrics, labelled by route whatever its kind. */
+  #hooks(route: string): { onState: (state: ConnectionState) => void; onReconnectAttempt: (delayMs: number) => void } {
+    return {
+      onState: (state) => {
+        for (const s of CONNECTION_STATES) this.metrics.mqttState.set({ route, state: s }, s === state ? 1 : 0);
+      },
+      onReconnectAttempt: (delay) => {
+        this.metrics.reconnects.inc({ route });
+        this.metrics.backoff.set({ route }, delay / 1000);
+      },
+    };
   }
 
   /** Graceful stop: sampling first, then commit and give in-flight publishes a moment, then disconnect. */
@@ -138,8 +149,10 @@ export class Gateway implements GatewayView {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new EdgeloopError('SHUTDOWN_TIMEOUT', `${name} did not stop in time`)), left());
       });
+      const t0 = Date.now();
       try {
         await Promise.race([Promise.resolve().then(fn), timeout]);
+        this.#log.debug({ step: name, ms: Date.now() - t0 }, 'shutdown step done');
       } catch (err) {
         this.#log.warn({ step: name, err: messageOf(err) }, 'shutdown step failed');
       } finally {
@@ -150,7 +163,7 @@ export class Gateway implements GatewayView {
     await step('outbox flush', () => this.#outbox?.flush());
     await step('in-flight publishes', () => this.#drainInflight(Math.min(2000, left() / 2)));
     for (const p of this.#publishers) p.stop();
-    await step('mqtt', () => Promise.all(this.#adapters.map((a) => a.stop(Math.min(3000, left())))));
+    await step('routes', () => Promise.all(this.#adapters.map((a) => a.stop(Math.min(3000, left())))));
     await step('api', () => this.#api?.close());
     await step('broker', () => this.#broker?.close());
     this.#outbox?.close();

@@ -6,7 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { EdgeloopError } from '../errors.ts';
 import { DRIVERS } from '../sensors/registry.ts';
 import { DEMO_CONFIG } from './demo.ts';
-import { ConfigSchema, MqttRouteSchema, SensorSchema, type Config, type MqttRouteConfig } from './schema.ts';
+import { ConfigSchema, MqttRouteSchema, SensorSchema, type Config, type HttpRouteConfig, type MqttRouteConfig } from './schema.ts';
 import { checkValue, type ConfigIssue } from './validate.ts';
 
 export interface LoadedConfig {
@@ -56,7 +56,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Config
   issues.push(...checkValue(ConfigSchema, withDefaults));
   if (issues.length === 0) {
     issues.push(...checkSensors(withDefaults.sensors as Record<string, unknown>[]));
-    issues.push(...checkRoutes(withDefaults.mqtt as MqttRouteConfig | MqttRouteConfig[]));
+    issues.push(...checkRoutes(withDefaults.mqtt as MqttRouteConfig | MqttRouteConfig[], withDefaults.http as HttpRouteConfig[]));
   }
   if (issues.length > 0) throw invalid(issues);
   return withDefaults as Config;
@@ -136,12 +136,19 @@ function checkSensors(sensors: Record<string, unknown>[]): ConfigIssue[] {
   return issues;
 }
 
-/** The embedded broker (Aedes) speaks MQTT 3.1.1 only; route names must be unique (they name cursors and metrics). */
-function checkRoutes(mqtt: MqttRouteConfig | MqttRouteConfig[]): ConfigIssue[] {
+/**
+ * The embedded broker (Aedes) speaks MQTT 3.1.1 only; route names must be unique across mqtt and http, as
+ * `mqttRoutes` completes them (they name cursors and metrics).
+ */
+function checkRoutes(mqtt: MqttRouteConfig | MqttRouteConfig[], http: HttpRouteConfig[]): ConfigIssue[] {
   const list = Array.isArray(mqtt) ? mqtt : [mqtt];
   const at = (i: number) => (Array.isArray(mqtt) ? `mqtt[${i}]` : 'mqtt');
   const issues: ConfigIssue[] = [];
   const names = new Set<string>();
+  const claim = (name: string, path: string) => {
+    if (names.has(name)) issues.push({ path, message: `duplicate route name ${name}` });
+    names.add(name);
+  };
   list.forEach((r, i) => {
     if (r.url === undefined && r.protocol_version === 5) {
       issues.push({
@@ -149,20 +156,24 @@ function checkRoutes(mqtt: MqttRouteConfig | MqttRouteConfig[]): ConfigIssue[] {
         message: 'the embedded broker speaks MQTT 3.1.1: use 4, or set mqtt.url to an MQTT 5 broker',
       });
     }
-    if (r.name !== undefined && names.has(r.name)) issues.push({ path: `${at(i)}.name`, message: `duplicate route name ${r.name}` });
-    if (r.name !== undefined) names.add(r.name);
+    claim(mqttRouteName(r, i, list.length), `${at(i)}.name`);
   });
+  http.forEach((r, i) => claim(r.name, `http[${i}].name`));
   return issues;
 }
 
 export type MqttRoute = MqttRouteConfig & { name: string; protocol_version: 4 | 5 };
+
+function mqttRouteName(r: MqttRouteConfig, i: number, count: number): string {
+  return r.name ?? (count === 1 ? 'default' : `route${i + 1}`);
+}
 
 /** The routes as a list, each with a name and a protocol version. */
 export function mqttRoutes(config: Config): MqttRoute[] {
   const list = Array.isArray(config.mqtt) ? config.mqtt : [config.mqtt];
   return list.map((r, i) => ({
     ...r,
-    name: r.name ?? (list.length === 1 ? 'default' : `route${i + 1}`),
+    name: mqttRouteName(r, i, list.length),
     protocol_version: r.protocol_version ?? (r.url === undefined ? 4 : 5),
   }));
 }
@@ -171,6 +182,8 @@ export function mqttRoutes(config: Config): MqttRoute[] {
 export function driverOptions(sensor: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(sensor).filter(([k]) => !(k in SensorSchema.properties)));
 }
+
+const SECRET_HEADERS = /^(authorization|cookie|x-api-key)$/i;
 
 /** The config as `GET /api/v1/config` shows it: secrets replaced. */
 export function redactConfig(config: Config): Config {
@@ -182,6 +195,9 @@ export function redactConfig(config: Config): Config {
   for (const r of Array.isArray(copy.mqtt) ? copy.mqtt : [copy.mqtt]) {
     hide(r as Record<string, unknown>, 'password');
     hide(r.tls as Record<string, unknown>, 'key');
+  }
+  for (const r of copy.http) {
+    for (const name of Object.keys(r.headers)) if (SECRET_HEADERS.test(name)) hide(r.headers, name);
   }
   return copy;
 }

@@ -81,10 +81,27 @@ const TlsSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Names logs, metrics and the outbox cursor of a route, whatever its kind. */
+const RouteNameSchema = Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' });
+
+/** Topic filters (below `edgeloop/<device>/`) a route carries; default all. */
+const TopicsSchema = Type.Array(Str({ minLength: 1 }), { minItems: 1, default: ['#'] });
+
+/** Backoff between connection attempts, for every kind of route. */
+const ReconnectSchema = Type.Object(
+  {
+    min_ms: Int(10, 3_600_000, 1000),
+    max_ms: Int(10, 3_600_000, 30_000),
+    /** A connection that stayed up this long resets the backoff. */
+    stable_ms: Int(0, 3_600_000, 10_000),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const MqttRouteSchema = Type.Object(
   {
     /** A name for logs, metrics and the outbox cursor; defaults to `default`, `route1`, … */
-    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' })),
+    name: Type.Optional(RouteNameSchema),
     /** Absent: the embedded broker. */
     url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
     /** Default: 5, or 4 with the embedded broker (which speaks MQTT 3.1.1). */
@@ -100,20 +117,41 @@ export const MqttRouteSchema = Type.Object(
     session_expiry_s: Int(0, 4_294_967_295, 0),
     /** In-flight window: unacknowledged publishes at once (capped by the broker's Receive Maximum). */
     window: Int(1, 65_535, 100),
-    reconnect: Type.Object(
-      {
-        min_ms: Int(10, 3_600_000, 1000),
-        max_ms: Int(10, 3_600_000, 30_000),
-        /** A connection that stayed up this long resets the backoff. */
-        stable_ms: Int(0, 3_600_000, 10_000),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    /** Topic filters (below `edgeloop/<device>/`) this route carries; default all. */
-    topics: Type.Array(Str({ minLength: 1 }), { minItems: 1, default: ['#'] }),
+    reconnect: ReconnectSchema,
+    topics: TopicsSchema,
     tls: TlsSchema,
   },
   { additionalProperties: false, default: {} },
+);
+
+/** A webhook: each record is POSTed as JSON to `url`. */
+export const HttpRouteSchema = Type.Object(
+  {
+    name: RouteNameSchema,
+    url: Type.String({ pattern: '^https?://' }),
+    topics: TopicsSchema,
+    /** Sent with every request, e.g. `authorization: Bearer …` (values are hidden in the API's config view). */
+    headers: Type.Record(
+      Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }),
+      Type.String({ pattern: '^[^\\r\\n]*$' }),
+      { default: {} },
+    ),
+    /** A request not answered within this is a lost connection: the record is sent again after the backoff. */
+    timeout_ms: Int(100, 600_000, 5000),
+    /** Requests in flight at once, each on its own keep-alive connection. */
+    window: Int(1, 1024, 8),
+    reconnect: ReconnectSchema,
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Str({ description: 'path to a PEM CA bundle' })),
+          reject_unauthorized: Type.Boolean({ default: true }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
 );
 
 export const OutboxSchema = Type.Object(
@@ -147,6 +185,7 @@ export const ConfigSchema = Type.Object(
     /** Root of sysfs for the sensor drivers (a fake tree in tests). */
     sysfs_root: Str({ minLength: 1, default: '/sys' }),
     mqtt: Type.Union([MqttRouteSchema, Type.Array(MqttRouteSchema, { minItems: 1 })], { default: {} }),
+    http: Type.Array(HttpRouteSchema, { default: [] }),
     broker: Type.Object(
       { host: Str({ default: '127.0.0.1' }), port: Int(0, 65_535, 1883) },
       { additionalProperties: false, default: {} },
@@ -171,6 +210,7 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type SensorConfig = Static<typeof SensorSchema>;
 export type MqttRouteConfig = Static<typeof MqttRouteSchema>;
+export type HttpRouteConfig = Static<typeof HttpRouteSchema>;
 export type OutboxConfig = Static<typeof OutboxSchema>;
 export type AggregateConfig = Static<typeof AggregateSchema>;
 export type DeadbandConfig = Static<typeof DeadbandSchema>;

@@ -143,6 +143,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.#bytes += bytes;
     for (const r of kept) this.#priorities.add(r.priority);
     this.#o.metrics.commits.inc();
+    this.#enforceBounds();
     // Rejected rows are left out of the store and of the live view, but keep their seq: the gap shows the loss.
     const keptSet = new Set(kept);
     const rejected = new Set(rows.filter((r) => !keptSet.has(r)).map((r) => r.id));
@@ -150,33 +151,35 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     return true;
   }
 
-  /** Applies max_rows / max_bytes before a commit: evicts the oldest lowest-priority rows, or rejects new ones. */
+  /** With `reject-new`, keeps only the rows that fit within max_rows / max_bytes. */
   #makeRoom(rows: NewRow[]): NewRow[] {
     const c = this.#o.config;
-    const incoming = rows.reduce((s, r) => s + Buffer.byteLength(r.payload), 0);
-    const overRows = this.#rows + rows.length - c.max_rows;
-    const overBytes = this.#bytes + incoming - c.max_bytes;
-    if (overRows <= 0 && overBytes <= 0) return rows;
-    if (c.on_full === 'reject-new') {
-      let room = c.max_rows - this.#rows;
-      let roomBytes = c.max_bytes - this.#bytes;
-      const kept = rows.filter((r) => {
-        const b = Buffer.byteLength(r.payload);
-        if (room <= 0 || roomBytes < b) return false;
-        room--;
-        roomBytes -= b;
-        return true;
-      });
-      this.#drop('outbox-rejected', rows.length - kept.length);
-      return kept;
+    if (c.on_full !== 'reject-new') return rows;
+    let room = c.max_rows - this.#rows;
+    let roomBytes = c.max_bytes - this.#bytes;
+    const kept = rows.filter((r) => {
+      const b = Buffer.byteLength(r.payload);
+      if (room <= 0 || roomBytes < b) return false;
+      room--;
+      roomBytes -= b;
+      return true;
+    });
+    this.#drop('outbox-rejected', rows.length - kept.length);
+    return kept;
+  }
+
+  /** With `drop-oldest`, evicts the oldest lowest-priority rows until both bounds hold again. */
+  #enforceBounds(): void {
+    const c = this.#o.config;
+    while (this.#rows > c.max_rows || this.#bytes > c.max_bytes) {
+      // The average row size estimates how many rows the excess bytes take.
+      const avg = this.#bytes / Math.max(1, this.#rows);
+      const count = Math.max(this.#rows - c.max_rows, Math.ceil((this.#bytes - c.max_bytes) / Math.max(avg, 1)), 1);
+      const removed = this.store.evict(count);
+      if (removed.rows === 0) break;
+      this.#removed(removed);
+      this.#drop('outbox-full', removed.rows);
     }
-    // Evict enough rows for both bounds; the average row size estimates how many rows the bytes need.
-    const avg = this.#rows > 0 ? this.#bytes / this.#rows : 1;
-    const count = Math.max(overRows, Math.ceil(overBytes / Math.max(avg, 1)), 0);
-    const removed = this.store.evict(count);
-    this.#removed(removed);
-    this.#drop('outbox-full', removed.rows);
-    return rows;
   }
 
   #routeMask(topic: string): number {

@@ -179,10 +179,12 @@ export class SqliteStore implements OutboxStore {
   breakdown(): StoreBreakdown {
     const byTopic = this.#db
       .prepare('SELECT topic, count(*) AS rows, sum(bytes) AS bytes FROM records GROUP BY topic ORDER BY topic')
-      .all() as unknown as StoreBreakdown['byTopic'];
+      .all()
+      .map((r) => ({ ...r })) as unknown as StoreBreakdown['byTopic'];
     const byPriority = this.#db
       .prepare('SELECT priority, count(*) AS rows FROM records GROUP BY priority ORDER BY priority DESC')
-      .all() as unknown as StoreBreakdown['byPriority'];
+      .all()
+      .map((r) => ({ ...r })) as unknown as StoreBreakdown['byPriority'];
     return { byTopic, byPriority };
   }
 
@@ -192,7 +194,8 @@ export class SqliteStore implements OutboxStore {
         `SELECT oseq, id, topic, route, reason_code AS reasonCode, reason, failed_at AS failedAt, payload
          FROM dead_letters ORDER BY failed_at DESC LIMIT ?`,
       )
-      .all(limit) as unknown as DeadLetter[];
+      .all(limit)
+      .map((r) => ({ ...r })) as unknown as DeadLetter[];
   }
 
   deadLetterCount(): number {

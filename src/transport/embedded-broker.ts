@@ -2,7 +2,7 @@
 // software. It listens on broker.host:broker.port and refuses to start if that port is taken, rather than
 // silently publishing to whatever broker already listens there.
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { EdgeloopError } from '../errors.ts';
 
@@ -14,9 +14,12 @@ export interface EmbeddedBroker {
 
 export async function startEmbeddedBroker(host: string, port: number): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
+  const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     // PUBACKs are small: without it each waits for the client's delayed ACK.
     socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     broker.handle(socket);
   });
   try {
@@ -41,6 +44,8 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
     port: actual,
     close: async () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      // A client still waiting for its CONNACK would hold server.close() open until it gives up.
+      for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -105,9 +105,8 @@ export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter 
     if (!client) return;
     this.#setState('disconnecting');
     const bye = async () => {
-      if (client.connected) {
-        await client.publishAsync(this.#statusTopic, 'offline', { qos: 1, retain: true });
-      }
+      if (!client.connected) return client.endAsync(true);
+      await client.publishAsync(this.#statusTopic, 'offline', { qos: 1, retain: true });
       await client.endAsync();
     };
     let timer: NodeJS.Timeout | undefined;

@@ -1,0 +1,262 @@
+// The HTTP webhook adapter: each record is POSTed as its JSON payload to the route's url. HTTP has no connection to
+// speak of, so the adapter keeps one in the Adapter's sense: a HEAD probe "connects" it, and any answer that means
+// "not now" (408, 429, 5xx, a network error, a timeout) "loses" it. Then every request in flight is given up — the
+// outbox sends those records again, and their idempotency-key lets the far end drop what it already had — and the
+// probe is retried after the backoff, so a failing endpoint is not hammered at window speed.
+// node:http(s) rather than fetch: fetch takes a private CA only through undici's Agent, which Node does not expose.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import http, { STATUS_CODES } from 'node:http';
+import https from 'node:https';
+import type { HttpRouteConfig } from '../config/schema.ts';
+import { EdgeloopError, messageOf } from '../errors.ts';
+import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
+import { Backoff, type Adapter, type AdapterEvents, type AdapterInfo, type ConnectionState, type PublishOutcome } from './adapter.ts';
+
+export interface HttpAdapterOptions {
+  route: HttpRouteConfig;
+  log: Logger;
+  onState?: (state: ConnectionState) => void;
+  onReconnectAttempt?: (delayMs: number) => void;
+}
+
+/** One "connection": its keep-alive sockets, and the switch that gives up everything sent over them. */
+interface Connection {
+  agent: http.Agent;
+  abort: AbortController;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** How much of a refusal's body goes into the dead letter's reason. */
+const REASON_BODY_CHARS = 200;
+
+export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter {
+  readonly name: string;
+  readonly window: number;
+  #o: HttpAdapterOptions;
+  #url: URL;
+  #ca: Buffer | undefined;
+  #conn: Connection | undefined;
+  /** Settles each request in flight; the connection's loss or the stop settles what is left as lost. */
+  #inflight = new Set<(outcome: PublishOutcome) => void>();
+  #idle: (() => void) | undefined;
+  #state: ConnectionState = 'disconnected';
+  #backoff: Backoff;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #stableTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #connects = 0;
+  #backoffMs = 0;
+  #lastError: string | null = null;
+  #connectedSince: Date | null = null;
+  #errorLog = new RateLimitedLog(5000);
+
+  constructor(options: HttpAdapterOptions) {
+    super();
+    this.#o = options;
+    this.name = options.route.name;
+    this.window = options.route.window;
+    this.#url = new URL(options.route.url);
+    this.#backoff = new Backoff(options.route.reconnect.min_ms, options.route.reconnect.max_ms);
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  start(): void {
+    const ca = this.#o.route.tls?.ca;
+    if (ca !== undefined) {
+      try {
+        this.#ca = readFileSync(ca);
+      } catch (cause) {
+        throw new EdgeloopError('HTTP_UPSTREAM', `cannot read tls.ca ${ca} of http route ${this.name}: ${messageOf(cause)}`, { cause });
+      }
+    }
+    this.#connect();
+  }
+
+  publish(topic: string, payload: string, id: string, done: (outcome: PublishOutcome) => void): void {
+    const conn = this.#conn;
+    if (!conn || this.#state !== 'connected') {
+      done({ ok: false });
+      return;
+    }
+    let settled = false;
+    const settle = (outcome: PublishOutcome) => {
+      if (settled) return;
+      settled = true;
+      this.#inflight.delete(settle);
+      if (this.#inflight.size === 0) this.#idle?.();
+      done(outcome);
+    };
+    this.#inflight.add(settle);
+    const headers = { 'content-type': 'application/json', 'idempotency-key': id, 'x-edgeloop-topic': topic };
+    const lost = (cause: unknown) => {
+      settle({ ok: false });
+      this.#lose(conn, cause);
+    };
+    this.#request(conn, 'POST', headers, payload).then(({ status, body }) => {
+      const verdict = verdictOf(status);
+      if (verdict === 'ok') settle({ ok: true });
+      else if (verdict === 'refused') settle({ ok: false, refused: { code: status, reason: describeAnswer(status, body) } });
+      else lost(`POST answered ${describeAnswer(status, body)}`);
+    }, lost);
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#stableTimer);
+    const conn = this.#conn;
+    if (conn) {
+      this.#setState('disconnecting');
+      // Requests already sent get until the timeout to be answered; what is left then is given up (and sent again
+      // from the outbox at the next start).
+      if (this.#inflight.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          this.#idle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      this.#drop(conn);
+    }
+    this.#setState('disconnected');
+  }
+
+  info(): AdapterInfo {
+    return {
+      name: this.name,
+      kind: 'http',
+      url: redactHttpUrl(this.#o.route.url),
+      state: this.#state,
+      window: this.window,
+      connects: this.#connects,
+      reconnectAttempts: this.#backoff.attempt,
+      backoffMs: this.#backoffMs,
+      lastError: this.#lastError,
+      connectedSince: this.#connectedSince?.toISOString() ?? null,
+    };
+  }
+
+  #connect(): void {
+    const secure = this.#url.protocol === 'https:';
+    // At most `window` sockets, kept alive between requests.
+    const agentOptions = { keepAlive: true, maxSockets: this.window };
+    const tls = this.#o.route.tls;
+    const agent = secure
+      ? new https.Agent({ ...agentOptions, rejectUnauthorized: tls?.reject_unauthorized ?? true, ...(this.#ca ? { ca: this.#ca } : {}) })
+      : new http.Agent(agentOptions);
+    const conn: Connection = { agent, abort: new AbortController() };
+    this.#conn = conn;
+    this.#setState('connecting');
+    this.#request(conn, 'HEAD', {}).then(({ status, body }) => {
+      // A server without HEAD (501) is up all the same: the POSTs will tell.
+      if (verdictOf(status) === 'lost' && status !== 501) this.#lose(conn, `HEAD answered ${describeAnswer(status, body)}`);
+      else this.#onConnect(conn);
+    }, (err: unknown) => this.#lose(conn, err));
+  }
+
+  #request(conn: Connection, method: 'HEAD' | 'POST', headers: Record<string, string>, body?: string): Promise<Answer> {
+    const timeoutMs = this.#o.route.timeout_ms;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([conn.abort.signal, timeout]);
+    // The route's headers first, so they cannot replace the ones the far end relies on.
+    const options = { method, agent: conn.agent, signal, headers: { ...this.#o.route.headers, ...headers } };
+    return new Promise<Answer>((resolve, reject) => {
+      const fail = (err: unknown) => reject(timeout.aborted ? new Error(`no answer within ${timeoutMs} ms`) : err);
+      const req = (this.#url.protocol === 'https:' ? https : http).request(this.#url, options, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (text.length < REASON_BODY_CHARS) text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text.slice(0, REASON_BODY_CHARS).trim() }));
+        res.on('error', fail);
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+  }
+
+  #onConnect(conn: Connection): void {
+    if (conn !== this.#conn || this.#stopping) return;
+    this.#connects++;
+    this.#connectedSince = new Date();
+    this.#backoffMs = 0;
+    clearTimeout(this.#stableTimer);
+    this.#stableTimer = setTimeout(() => this.#backoff.reset(), this.#o.route.reconnect.stable_ms);
+    this.#stableTimer.unref();
+    this.#o.log.info({ route: this.name, url: redactHttpUrl(this.#o.route.url), window: this.window }, 'http route connected');
+    this.#setState('connected');
+    this.emit('ready');
+  }
+
+  /** The far end failed a request or the probe: give up everything in flight on `conn` and retry after the backoff. */
+  #lose(conn: Connection, cause: unknown): void {
+    if (conn !== this.#conn || this.#stopping) return;
+    const message = typeof cause === 'string' ? cause : messageOf(cause);
+    const e = new EdgeloopError('HTTP_UPSTREAM', `${redactHttpUrl(this.#o.route.url)}: ${message}`, { cause });
+    this.#lastError = e.describe();
+    this.#errorLog.hit((suppressed) => this.#o.log.error({ route: this.name, code: e.code, suppressed }, e.describe()));
+    if (this.#state === 'connected') this.#o.log.warn({ route: this.name }, 'http route lost');
+    clearTimeout(this.#stableTimer);
+    this.#connectedSince = null;
+    this.#drop(conn);
+    this.#setState('disconnected');
+    const delay = this.#backoff.next();
+    this.#backoffMs = delay;
+    this.#o.onReconnectAttempt?.(delay);
+    this.#o.log.info({ route: this.name, attempt: this.#backoff.attempt, delay_ms: delay }, 'http reconnect scheduled');
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      if (!this.#stopping) this.#connect();
+    }, delay);
+  }
+
+  #drop(conn: Connection): void {
+    conn.abort.abort();
+    conn.agent.destroy();
+    if (this.#conn === conn) this.#conn = undefined;
+    for (const settle of [...this.#inflight]) settle({ ok: false });
+  }
+
+  #setState(state: ConnectionState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#o.log.debug({ route: this.name, state }, 'http state');
+    this.#o.onState?.(state);
+    this.emit('state', state);
+  }
+}
+
+/**
+ * 2xx: taken. 4xx: refused for good, except 408 and 429, which say "not now" like 5xx do. Anything else (3xx,
+ * which Node does not follow) is not a delivery either, so it is treated as "not now" and keeps the record.
+ */
+function verdictOf(status: number): 'ok' | 'refused' | 'lost' {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return 'refused';
+  return 'lost';
+}
+
+function describeAnswer(status: number, body: string): string {
+  return `${status} ${STATUS_CODES[status] ?? ''}`.trim() + (body ? `: ${body}` : '');
+}
+
+const SECRET_PARAM = /token|key|secret|sig|pass|auth/i;
+
+/** Hides a password and token-like query parameters: `https://user:***@host/hook?token=***`. */
+export function redactHttpUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  for (const key of [...u.searchParams.keys()]) if (SECRET_PARAM.test(key)) u.searchParams.set(key, '***');
+  return u.toString();
+}

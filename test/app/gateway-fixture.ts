@@ -1,0 +1,124 @@
+// Shared setup for tests that run a whole gateway: in-process (API tests) or as a child through the CLI, the way it
+// runs in production (integration and CLI tests). Everything made here is removed by the caller's `after`.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { Gateway } from '../../src/app/gateway.ts';
+import { resolveConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { spawnNode, type NodeChild, type SpawnNodeOptions } from '../support/child.ts';
+import { removeOnExit } from '../support/cleanup.ts';
+import { freePort } from '../support/ports.ts';
+
+export const CLI = 'src/cli/main.ts';
+
+/** A temp dir, removed by the returned `remove` (and on exit if a test dies before that). */
+export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'edgeloop-test-'));
+  const forget = removeOnExit(path);
+  return {
+    path,
+    remove: async () => {
+      await rm(path, { recursive: true, force: true });
+      forget();
+    },
+  };
+}
+
+/** `count` simulated channels named s0, s1, … at `intervalMs`. */
+export function simulatedSensors(count: number, intervalMs: number, extra: Record<string, unknown> = {}): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `s${i}`,
+    driver: 'simulated',
+    interval_ms: intervalMs,
+    unit: 'celsius',
+    signal: 'noise',
+    seed: i + 1,
+    ...extra,
+  }));
+}
+
+/** Settings every test gateway needs: loopback only, an API on any free port, nothing left on disk. */
+function testDefaults(dataDir: string, brokerPort: number): Record<string, unknown> {
+  return {
+    device: { id: 'test-dev' },
+    data_dir: dataDir,
+    log_level: 'info',
+    broker: { host: '127.0.0.1', port: brokerPort },
+    api: { host: '127.0.0.1', port: 0 },
+    shutdown_timeout_ms: 5000,
+  };
+}
+
+export interface InProcessGateway {
+  gw: Gateway;
+  /** http://127.0.0.1:<api port> */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A gateway in this process with the embedded broker on a free port and an in-memory outbox. */
+export async function startInProcessGateway(overrides: Record<string, unknown>): Promise<InProcessGateway> {
+  const dir = await tempDir();
+  const raw = { ...testDefaults(dir.path, await freePort()), outbox: { store: 'memory' }, ...overrides };
+  const gw = new Gateway({ config: resolveConfig(raw), configSource: 'test', log: createLogger('silent', { pretty: false }) });
+  try {
+    await gw.start();
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+  return {
+    gw,
+    url: (gw.api as { url: string }).url,
+    stop: async () => {
+      await gw.stop();
+      await dir.remove();
+    },
+  };
+}
+
+export interface ChildGateway {
+  child: NodeChild;
+  /** Directory holding the config file and the data dir. */
+  dir: string;
+  configFile: string;
+  brokerPort: number;
+  /** Kills the child if still running, then removes the dir. */
+  cleanup(): Promise<void>;
+}
+
+/** Writes `config` (over the test defaults) as YAML into a temp dir, without starting anything. */
+export async function writeGatewayConfig(config: Record<string, unknown>): Promise<{ dir: string; configFile: string; brokerPort: number; remove: () => Promise<void> }> {
+  const dir = await tempDir();
+  const brokerPort = await freePort();
+  const configFile = join(dir.path, 'edgeloop.yaml');
+  await writeFile(configFile, stringify({ ...testDefaults(join(dir.path, 'data'), brokerPort), ...config }));
+  return { dir: dir.path, configFile, brokerPort, remove: dir.remove };
+}
+
+/** `edgeloop run -c <file>` as a child process, pino JSON on stdout. */
+export async function spawnGateway(
+  config: Record<string, unknown>,
+  opts: SpawnNodeOptions & { args?: string[] } = {},
+): Promise<ChildGateway> {
+  const written = await writeGatewayConfig(config);
+  const child = spawnNode([CLI, 'run', '-c', written.configFile, ...(opts.args ?? [])], opts);
+  return {
+    child,
+    dir: written.dir,
+    configFile: written.configFile,
+    brokerPort: written.brokerPort,
+    cleanup: async () => {
+      child.kill('SIGKILL');
+      await child.exited.catch(() => undefined);
+      await written.remove();
+    },
+  };
+}
+
+/** Waits for the pino line `msg` (from line `fromLine` on). */
+export function waitForMsg(child: NodeChild, msg: string, timeoutMs: number, fromLine = 0): Promise<Record<string, unknown>> {
+  return child.waitForLog((e) => e.msg === msg, timeoutMs, fromLine);
+}

@@ -1,0 +1,82 @@
+// Starts a gateway in this process with a log the test can wait on, a temp data dir and a free API port.
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Gateway } from '../../src/app/gateway.ts';
+import { resolveConfig } from '../../src/config/load.ts';
+import { waitUntil } from '../support/wait.ts';
+
+export type LogEntry = Record<string, unknown> & { msg?: string };
+
+export interface CapturedLog {
+  entries: LogEntry[];
+  waitFor(predicate: (e: LogEntry) => boolean, timeoutMs: number): Promise<LogEntry>;
+}
+
+export function captureLog(): { logger: pino.Logger; captured: CapturedLog } {
+  const entries: LogEntry[] = [];
+  const changed = new EventEmitter();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) entries.push(JSON.parse(line) as LogEntry);
+      changed.emit('line');
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug' }, sink);
+  return {
+    logger,
+    captured: {
+      entries,
+      waitFor: (predicate, timeoutMs) =>
+        waitUntil({
+          check: () => entries.find(predicate),
+          subscribe: (recheck) => {
+            changed.on('line', recheck);
+            return () => changed.off('line', recheck);
+          },
+          timeoutMs,
+          describe: () => `log line not seen; last: ${entries.slice(-5).map((e) => JSON.stringify(e)).join('\n')}`,
+        }),
+    },
+  };
+}
+
+export interface RunningGateway {
+  gw: Gateway;
+  log: CapturedLog;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** `config` is merged over: a temp data_dir, api on a free port, no sensors unless given. */
+export async function startGateway(config: Record<string, unknown>, dataDir?: string): Promise<RunningGateway> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edgeloop-gw-'));
+  const { logger, captured } = captureLog();
+  const resolved = resolveConfig({ data_dir: dir, api: { port: 0, host: '127.0.0.1' }, ...config });
+  const gw = new Gateway({ config: resolved, configSource: 'test', log: logger });
+  await gw.start();
+  return {
+    gw,
+    log: captured,
+    dataDir: dir,
+    stop: async () => {
+      await gw.stop();
+      if (dataDir === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `n` simulated channels named s01…, sampled every `intervalMs`. */
+export function simulatedSensors(n: number, intervalMs: number): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `s${String(i + 1).padStart(2, '0')}`,
+    driver: 'simulated',
+    interval_ms: intervalMs,
+    signal: 'noise',
+    seed: i + 1,
+  }));
+}

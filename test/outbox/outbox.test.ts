@@ -1,0 +1,204 @@
+// The outbox layer: group commit, per-source seq, route masks, limits, TTL; and the publisher driving an adapter.
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { describe, test } from 'node:test';
+import { resolveConfig } from '../../src/config/load.ts';
+import { MemoryStore } from '../../src/outbox/memory-store.ts';
+import { Outbox, type OutboxRoute } from '../../src/outbox/outbox.ts';
+import { Publisher } from '../../src/outbox/publisher.ts';
+import { uuidv7, type DurableRecord, type RecordDraft } from '../../src/pipeline/record.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { Metrics } from '../../src/telemetry/metrics.ts';
+import type { AdapterEvents, AdapterInfo, ConnectionState, PublishOutcome } from '../../src/transport/adapter.ts';
+
+const log = createLogger('silent', { pretty: false });
+
+function makeOutbox(outbox: Record<string, unknown> = {}, routes: OutboxRoute[] = [{ name: 'default', topics: ['#'] }]) {
+  const config = resolveConfig({ outbox: { store: 'memory', ...outbox } }).outbox;
+  const store = new MemoryStore();
+  const metrics = new Metrics();
+  return { ob: new Outbox({ store, config, device: 'dev1', routes, log, metrics }), store, metrics };
+}
+
+function draft(source = 's1', over: Partial<RecordDraft> = {}): RecordDraft {
+  return { id: uuidv7(), kind: 'reading', source, topic: `sensors/${source}`, ts: Date.now(), priority: 1, data: { sensor: source, value: 1 }, ...over };
+}
+
+const committed = (ob: Outbox) =>
+  new Promise<DurableRecord[]>((resolve) => ob.once('committed', resolve));
+
+describe('Outbox', () => {
+  test('records added in one turn are committed together, numbered per source', async () => {
+    const { ob, metrics } = makeOutbox();
+    const done = committed(ob);
+    ob.add(draft('a'));
+    ob.add(draft('b'));
+    ob.add(draft('a'));
+    const records = await done;
+    assert.deepEqual(records.map((r) => [r.source, r.seq]), [['a', 1], ['b', 1], ['a', 2]]);
+    assert.equal((await metrics.registry.getSingleMetric('edgeloop_outbox_commits_total')!.get()).values[0]!.value, 1);
+    const payload = JSON.parse(records[2]!.json);
+    assert.equal(payload.seq, 2);
+    assert.equal(payload.device, 'dev1');
+    assert.match(payload.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(ob.rows, 3);
+  });
+
+  test('seq continues from what the store remembers', async () => {
+    const { store, metrics } = makeOutbox();
+    store.append([{ id: 'x', source: 's1', seq: 41, topic: 't', priority: 1, ts: 0, created: 0, payload: '{}', pending: 1 }]);
+    const config = resolveConfig({ outbox: { store: 'memory' } }).outbox;
+    const ob = new Outbox({ store, config, device: 'd', routes: [{ name: 'r', topics: ['#'] }], log, metrics });
+    const done = committed(ob);
+    ob.add(draft('s1'));
+    assert.equal((await done)[0]!.seq, 42);
+  });
+
+  test('drop-oldest evicts to stay within max_rows, and counts it', async () => {
+    const { ob } = makeOutbox({ max_rows: 5 });
+    for (let i = 0; i < 8; i++) ob.add(draft());
+    ob.flush();
+    assert.equal(ob.rows, 5);
+    assert.equal(ob.drops['outbox-full'], 3);
+  });
+
+  test('reject-new refuses what does not fit; the seq gap shows the loss', async () => {
+    const { ob } = makeOutbox({ max_rows: 3, on_full: 'reject-new' });
+    const seen: number[] = [];
+    ob.on('committed', (rs) => seen.push(...rs.map((r) => r.seq)));
+    for (let i = 0; i < 5; i++) ob.add(draft());
+    ob.flush();
+    ob.add(draft());
+    ob.flush();
+    assert.equal(ob.rows, 3);
+    assert.equal(ob.drops['outbox-rejected'], 3);
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.equal(ob.lastSeq('s1'), 6);
+  });
+
+  test('max_bytes is a bound too', async () => {
+    const { ob } = makeOutbox({ max_bytes: 2048 });
+    for (let i = 0; i < 100; i++) ob.add(draft('s1', { data: { pad: 'x'.repeat(100) } }));
+    ob.flush();
+    assert.ok(ob.bytes <= 2048, `${ob.bytes} bytes kept`);
+    assert.ok(ob.drops['outbox-full'] > 0);
+  });
+
+  test('ttl expires unsent records and counts them', async () => {
+    const { ob } = makeOutbox({ ttl_s: 60 });
+    ob.add(draft());
+    ob.flush();
+    assert.equal(ob.expire(Date.now() + 30_000), 0);
+    assert.equal(ob.expire(Date.now() + 61_000), 1);
+    assert.equal(ob.drops.expired, 1);
+    ob.close();
+  });
+
+  test('each route gets the records its filters match; fetch serves higher priorities first', async () => {
+    const { ob } = makeOutbox({}, [
+      { name: 'all', topics: ['#'] },
+      { name: 'alarms', topics: ['alarms/+'] },
+    ]);
+    ob.add(draft('s1'));
+    ob.add(draft('fire', { topic: 'alarms/fire', priority: 9 }));
+    ob.add(draft('s2'));
+    ob.flush();
+    assert.deepEqual(ob.fetch(0, 10).map((r) => r.topic), ['alarms/fire', 'sensors/s1', 'sensors/s2']);
+    assert.deepEqual(ob.fetch(0, 10), [], 'the cursor moved');
+    ob.rewind(0);
+    assert.equal(ob.fetch(0, 10).length, 3, 'rewind hands out the unacknowledged rows again');
+    assert.deepEqual(ob.fetch(1, 10).map((r) => r.topic), ['alarms/fire']);
+  });
+});
+
+/** An adapter whose far end the test answers by hand. */
+class ScriptedAdapter extends EventEmitter<AdapterEvents> {
+  readonly name = 'scripted';
+  state: ConnectionState = 'disconnected';
+  window = 3;
+  sent: { topic: string; id: string; done: (o: PublishOutcome) => void }[] = [];
+  start() {
+    this.connect();
+  }
+  connect() {
+    this.state = 'connected';
+    this.emit('state', 'connected');
+    this.emit('ready');
+  }
+  drop() {
+    this.state = 'disconnected';
+    this.emit('state', 'disconnected');
+  }
+  publish(topic: string, _payload: string, id: string, done: (o: PublishOutcome) => void) {
+    this.sent.push({ topic, id, done });
+  }
+  async stop() {}
+  info(): AdapterInfo {
+    return { name: this.name, kind: 'test', url: '', state: this.state, window: this.window, connects: 0, reconnectAttempts: 0, backoffMs: 0, lastError: null, connectedSince: null };
+  }
+}
+
+describe('Publisher', () => {
+  const setup = () => {
+    const { ob, metrics } = makeOutbox();
+    const adapter = new ScriptedAdapter();
+    const pub = new Publisher({ outbox: ob, route: 0, adapter, topicPrefix: 'edgeloop/dev1/', metrics, log });
+    pub.start();
+    return { ob, adapter, pub };
+  };
+  const settleAcks = () => new Promise((resolve) => setImmediate(resolve));
+
+  test('publishes in order, never more than the window in flight, and deletes on ack', async () => {
+    const { ob, adapter, pub } = setup();
+    for (let i = 0; i < 5; i++) ob.add(draft());
+    ob.flush();
+    assert.equal(adapter.sent.length, 3, 'window of 3');
+    assert.equal(pub.inflight, 3);
+    assert.equal(adapter.sent[0]!.topic, 'edgeloop/dev1/sensors/s1');
+    adapter.sent[0]!.done({ ok: true });
+    assert.equal(adapter.sent.length, 4, 'an ack opens the window');
+    for (const s of adapter.sent.slice(1)) s.done({ ok: true });
+    adapter.sent[4]!.done({ ok: true });
+    await settleAcks();
+    assert.equal(ob.rows, 0);
+    assert.equal(pub.published, 5);
+  });
+
+  test('a disconnect rewinds: unacknowledged records are sent again after ready', async () => {
+    const { ob, adapter } = setup();
+    for (let i = 0; i < 3; i++) ob.add(draft());
+    ob.flush();
+    const first = adapter.sent.map((s) => s.id);
+    adapter.sent[0]!.done({ ok: true });
+    adapter.drop();
+    adapter.sent[1]!.done({ ok: false });
+    adapter.sent = [];
+    adapter.connect();
+    assert.deepEqual(adapter.sent.map((s) => s.id), first.slice(1));
+  });
+
+  test('a refused record goes to the dead letters instead of looping', async () => {
+    const { ob, adapter, pub } = setup();
+    ob.add(draft());
+    ob.flush();
+    adapter.sent[0]!.done({ ok: false, refused: { code: 0x87, reason: 'Not authorized' } });
+    assert.equal(ob.rows, 0);
+    assert.equal(ob.store.deadLetterCount(), 1);
+    assert.equal(pub.deadLettered, 1);
+    assert.equal(adapter.sent.length, 1, 'not sent again');
+  });
+
+  test('outcomes of an old connection are ignored', async () => {
+    const { ob, adapter, pub } = setup();
+    ob.add(draft());
+    ob.flush();
+    const stale = adapter.sent[0]!;
+    adapter.drop();
+    adapter.connect();
+    stale.done({ ok: true });
+    assert.equal(pub.inflight, 1, 'the resent copy is still in flight');
+    adapter.sent[1]!.done({ ok: true });
+    await settleAcks();
+    assert.equal(ob.rows, 0);
+  });
+});

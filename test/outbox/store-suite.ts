@@ -1,0 +1,117 @@
+// One behavioural suite for every OutboxStore implementation.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { NewRow, OutboxStore } from '../../src/outbox/store.ts';
+
+export type MakeStore = () => { store: OutboxStore; cleanup: () => void };
+
+let n = 0;
+export function row(over: Partial<NewRow> = {}): NewRow {
+  n++;
+  return {
+    id: `id-${n}`,
+    source: 's1',
+    seq: n,
+    topic: 'sensors/s1',
+    priority: 1,
+    ts: 1000 + n,
+    created: 2000 + n,
+    payload: `{"n":${n}}`,
+    pending: 1,
+    ...over,
+  };
+}
+
+export function storeSuite(name: string, make: MakeStore): void {
+  describe(`OutboxStore: ${name}`, () => {
+    const withStore = (fn: (s: OutboxStore) => void) => () => {
+      const { store, cleanup } = make();
+      try {
+        fn(store);
+      } finally {
+        store.close();
+        cleanup();
+      }
+    };
+
+    test('append gives increasing oseqs and persists the last seq of each source', withStore((s) => {
+      const oseqs = s.append([row({ source: 'a', seq: 7 }), row({ source: 'b', seq: 3 }), row({ source: 'a', seq: 8 })]);
+      assert.equal(oseqs.length, 3);
+      assert.ok(oseqs[0]! < oseqs[1]! && oseqs[1]! < oseqs[2]!);
+      assert.deepEqual([...s.loadSeqs()].sort(), [['a', 8], ['b', 3]]);
+      assert.equal(s.totals().rows, 3);
+    }));
+
+    test('fetch follows priority, cursor and route bit', withStore((s) => {
+      const [o1, , o3] = s.append([row({ priority: 1 }), row({ priority: 5 }), row({ priority: 1, pending: 2 }), row({ priority: 1 })]);
+      assert.deepEqual(s.priorities(), [5, 1]);
+      const low = s.fetch(1, 1, 0, 10);
+      assert.equal(low.length, 2, 'the row pending only for route 2 is not fetched for route 1');
+      assert.equal(low[0]!.oseq, o1);
+      assert.equal(s.fetch(1, 1, o1!, 10).length, 1, 'the cursor skips what was handed out');
+      assert.deepEqual(s.fetch(2, 1, 0, 10).map((r) => r.oseq), [o3]);
+      assert.equal(s.fetch(1, 1, 0, 1).length, 1, 'limit');
+      const r = s.fetch(1, 5, 0, 10)[0]!;
+      assert.equal(typeof r.payload, 'string');
+      assert.equal(typeof r.ts, 'number');
+    }));
+
+    test('a row leaves only when every route that carries it has acknowledged', withStore((s) => {
+      const [both, only1] = s.append([row({ pending: 3 }), row({ pending: 1 })]);
+      const first = s.ack(1, [both!, only1!]);
+      assert.equal(first.rows, 1, 'only the single-route row is deleted');
+      assert.ok(first.bytes > 0);
+      assert.equal(s.totals().rows, 1);
+      assert.equal(s.fetch(1, 1, 0, 10).length, 0, 'route 1 has nothing left');
+      assert.equal(s.fetch(2, 1, 0, 10).length, 1, 'route 2 still has it');
+      assert.equal(s.ack(2, [both!]).rows, 1);
+      assert.equal(s.totals().rows, 0);
+      assert.equal(s.ack(2, [both!]).rows, 0, 'a repeated ack is harmless');
+    }));
+
+    test('a refused row moves to the dead letters', withStore((s) => {
+      const [o] = s.append([row({ topic: 'sensors/x' })]);
+      const removed = s.deadLetter(1, { oseq: o!, route: 'default', reasonCode: 0x87, reason: 'Not authorized', failedAt: 5 });
+      assert.equal(removed.rows, 1);
+      assert.equal(s.deadLetterCount(), 1);
+      const [letter] = s.deadLetters(10);
+      assert.equal(letter!.topic, 'sensors/x');
+      assert.equal(letter!.reasonCode, 0x87);
+      assert.equal(letter!.route, 'default');
+      assert.equal(s.totals().rows, 0);
+    }));
+
+    test('evict drops the lowest priority and oldest first', withStore((s) => {
+      const [a, b, c, d] = s.append([row({ priority: 5 }), row({ priority: 1 }), row({ priority: 1 }), row({ priority: 9 })]);
+      assert.equal(s.evict(2).rows, 2);
+      const left = [...s.fetch(1, 5, 0, 10), ...s.fetch(1, 9, 0, 10), ...s.fetch(1, 1, 0, 10)].map((r) => r.oseq);
+      assert.deepEqual(left.sort(), [a, d].sort());
+      assert.ok(b && c);
+    }));
+
+    test('expire removes rows that entered before the cut-off', withStore((s) => {
+      s.append([row({ created: 100 }), row({ created: 200 }), row({ created: 300 })]);
+      assert.equal(s.expire(250).rows, 2);
+      assert.equal(s.totals().rows, 1);
+      assert.equal(s.totals().oldestCreated, 300);
+    }));
+
+    test('totals, breakdown and purge', withStore((s) => {
+      s.append([row({ topic: 'a', payload: 'xx' }), row({ topic: 'b', payload: 'yyy', priority: 5 }), row({ topic: 'a', payload: 'z' })]);
+      assert.deepEqual(s.totals(), { rows: 3, bytes: 6, oldestCreated: s.totals().oldestCreated });
+      const b = s.breakdown();
+      assert.deepEqual(b.byTopic, [{ topic: 'a', rows: 2, bytes: 3 }, { topic: 'b', rows: 1, bytes: 3 }]);
+      assert.deepEqual(b.byPriority, [{ priority: 5, rows: 1 }, { priority: 1, rows: 2 }]);
+      assert.deepEqual(s.purge(), { rows: 3, bytes: 6 });
+      assert.deepEqual(s.totals(), { rows: 0, bytes: 0, oldestCreated: null });
+      assert.equal(s.loadSeqs().size, 1, 'purge keeps the seqs so numbering goes on');
+    }));
+
+    test('oseqs are never reused, even after every row is gone', withStore((s) => {
+      const [o1] = s.append([row()]);
+      s.ack(1, [o1!]);
+      const [o2] = s.append([row()]);
+      assert.ok(o2! > o1!);
+    }));
+  });
+}
