@@ -50,6 +50,7 @@ export interface StatusView {
   config_source: string;
   broker: { embedded: boolean; url: string | null };
   mqtt: RouteView[];
+  http: RouteView[];
   sensors: SensorView[];
   queues: Record<string, { depth: number; capacity: number; drops: number }>;
   outbox: { rows: number; bytes: number; dead_letters: number };

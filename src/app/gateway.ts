@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startApi, type ApiServer } from '../api/server.ts';
-import type { GatewayView, OutboxView, SensorView, StatusView } from '../api/view.ts';
+import type { GatewayView, OutboxView, RouteView, SensorView, StatusView } from '../api/view.ts';
 import { driverOptions, mqttRoutes } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { EdgeloopError, messageOf } from '../errors.ts';
@@ -56,6 +56,10 @@ export class Gateway implements GatewayView {
     return this.#api;
   }
 
+  get publishers(): readonly Publisher[] {
+    return this.#publishers;
+  }
+
   get outboxInstance(): Outbox | undefined {
     return this.#outbox;
   }
@@ -104,7 +108,8 @@ export class Gateway implements GatewayView {
         const driver = createDriver(sensor.driver, driverOptions(sensor), { sysfsRoot: c.sysfs_root });
         this.#channels.push(new Channel({ config: sensor, driver, sink: (d) => outbox.add(d), metrics: this.metrics, log }));
       }
-      for (const ch of this.#channels) ch.start();
+      // Spread the channels over their interval: readings arrive evenly instead of in one burst per period.
+      this.#channels.forEach((ch, i) => ch.start((i * ch.config.interval_ms) / this.#channels.length));
       log.info({ device: this.device, sensors: this.#channels.length, routes: this.#adapters.map((a) => a.name) }, 'gateway started');
     } catch (err) {
       await this.stop().catch(() => undefined);
@@ -230,10 +235,8 @@ export class Gateway implements GatewayView {
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       config_source: this.#source,
       broker: { embedded: this.#broker !== undefined, url: this.#broker?.url ?? null },
-      mqtt: this.#adapters.map((a, i) => {
-        const p = this.#publishers[i] as Publisher;
-        return { ...a.info(), inflight: p.inflight, published: p.published, dead_lettered: p.deadLettered };
-      }),
+      mqtt: this.#routeViews('mqtt'),
+      http: this.#routeViews('http'),
       sensors: this.sensors(),
       queues: Object.fromEntries(
         this.#channels.map((ch) => [`sensor:${ch.config.id}`, { depth: ch.queue.size, capacity: ch.queue.capacity, drops: ch.drops }]),
@@ -241,6 +244,15 @@ export class Gateway implements GatewayView {
       outbox: { rows: ob?.rows ?? 0, bytes: ob?.bytes ?? 0, dead_letters: ob?.store.deadLetterCount() ?? 0 },
       ws_clients: this.#api?.wsClients() ?? 0,
     };
+  }
+
+  #routeViews(kind: string): RouteView[] {
+    return this.#adapters.flatMap((a, i) => {
+      const info = a.info();
+      if (info.kind !== kind) return [];
+      const p = this.#publishers[i] as Publisher;
+      return [{ ...info, inflight: p.inflight, published: p.published, dead_lettered: p.deadLettered }];
+    });
   }
 
   outbox(): OutboxView {

@@ -136,8 +136,11 @@ function checkSensors(sensors: Record<string, unknown>[]): ConfigIssue[] {
   return issues;
 }
 
+/** An RFC 9110 token. */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
 /**
- * The embedded broker (Aedes) speaks MQTT 3.1.1 only; route names must be unique across mqtt and http, as
+ * The embedded broker (Aedes) speaks MQTT 3.1.1 only; http header names must be tokens; route names must be unique across mqtt and http, as
  * `mqttRoutes` completes them (they name cursors and metrics).
  */
 function checkRoutes(mqtt: MqttRouteConfig | MqttRouteConfig[], http: HttpRouteConfig[]): ConfigIssue[] {
@@ -158,7 +161,12 @@ function checkRoutes(mqtt: MqttRouteConfig | MqttRouteConfig[], http: HttpRouteC
     }
     claim(mqttRouteName(r, i, list.length), `${at(i)}.name`);
   });
-  http.forEach((r, i) => claim(r.name, `http[${i}].name`));
+  http.forEach((r, i) => {
+    claim(r.name, `http[${i}].name`);
+    for (const name of Object.keys(r.headers)) {
+      if (!HEADER_NAME.test(name)) issues.push({ path: `http[${i}].headers.${name}`, message: 'is not a valid HTTP header name' });
+    }
+  });
   return issues;
 }
 

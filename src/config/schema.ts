@@ -131,11 +131,7 @@ export const HttpRouteSchema = Type.Object(
     url: Type.String({ pattern: '^https?://' }),
     topics: TopicsSchema,
     /** Sent with every request, e.g. `authorization: Bearer …` (values are hidden in the API's config view). */
-    headers: Type.Record(
-      Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }),
-      Type.String({ pattern: '^[^\\r\\n]*$' }),
-      { default: {} },
-    ),
+    headers: Type.Record(Type.String(), Type.String({ pattern: '^[^\\r\\n]*$' }), { default: {} }),
     /** A request not answered within this is a lost connection: the record is sent again after the backoff. */
     timeout_ms: Int(100, 600_000, 5000),
     /** Requests in flight at once, each on its own keep-alive connection. */

@@ -1,6 +1,8 @@
 // Drains the outbox to one route: pipelined and in order, with at most `adapter.window` records unacknowledged.
 // A reconnect (or restart) starts again from the oldest unacknowledged row, so the backlog drains at full window
 // speed while new records keep being committed behind it.
+import { EventEmitter } from 'node:events';
+import { nowMs } from '../pipeline/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Adapter, PublishOutcome } from '../transport/adapter.ts';
@@ -18,7 +20,12 @@ export interface PublisherOptions {
   log: Logger;
 }
 
-export class Publisher {
+export interface PublisherEvents {
+  /** A record was acknowledged, `latencyMs` after it was observed. */
+  acked: [latencyMs: number];
+}
+
+export class Publisher extends EventEmitter<PublisherEvents> {
   readonly name: string;
   #o: PublisherOptions;
   #inflight = 0;
@@ -30,10 +37,17 @@ export class Publisher {
   #published = 0;
   #deadLettered = 0;
   #unsubscribe: (() => void) | undefined;
+  #publishedCounter: { inc(): void };
+  #latency: { observe(seconds: number): void };
+  /** False once a fetch came back short: nothing to send until a commit or a rewind. */
+  #maybeMore = true;
 
   constructor(options: PublisherOptions) {
+    super();
     this.#o = options;
     this.name = options.adapter.name;
+    this.#publishedCounter = options.metrics.published.labels({ route: this.name });
+    this.#latency = options.metrics.publishLatency.labels({ route: this.name });
   }
 
   get inflight(): number {
@@ -50,7 +64,10 @@ export class Publisher {
 
   start(): void {
     const { outbox, adapter } = this.#o;
-    const onCommitted = () => this.pump();
+    const onCommitted = () => {
+      this.#maybeMore = true;
+      this.pump();
+    };
     outbox.on('committed', onCommitted);
     const onState = () => {
       if (adapter.state !== 'connected') this.#restart();
@@ -76,8 +93,10 @@ export class Publisher {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (adapter.state === 'connected' && this.#inflight < adapter.window) {
-        const rows = outbox.fetch(route, adapter.window - this.#inflight);
+      while (this.#maybeMore && adapter.state === 'connected' && this.#inflight < adapter.window) {
+        const want = adapter.window - this.#inflight;
+        const rows = outbox.fetch(route, want);
+        if (rows.length < want) this.#maybeMore = false;
         if (rows.length === 0) break;
         const gen = this.#generation;
         for (const row of rows) {
@@ -100,11 +119,13 @@ export class Publisher {
   #settle(gen: number, row: StoredRow, outcome: PublishOutcome): void {
     if (gen !== this.#generation) return;
     this.#inflight--;
-    const { metrics, outbox, route, log } = this.#o;
+    const { outbox, route, log } = this.#o;
     if (outcome.ok) {
       this.#published++;
-      metrics.published.inc({ route: this.name });
-      metrics.publishLatency.observe({ route: this.name }, (Date.now() - row.ts) / 1000);
+      this.#publishedCounter.inc();
+      const latencyMs = nowMs() - row.ts;
+      this.#latency.observe(latencyMs / 1000);
+      this.emit('acked', latencyMs);
       this.#acks.push(row.oseq);
       if (!this.#ackScheduled) {
         this.#ackScheduled = true;
@@ -112,8 +133,11 @@ export class Publisher {
       }
     } else if (outcome.refused) {
       this.#deadLettered++;
-      log.warn({ route: this.name, topic: row.topic, id: row.id, code: outcome.refused.code, reason: outcome.refused.reason },
-        'EDGELOOP_ERR_MQTT_REFUSED: broker refused a record; moved to dead letters');
+      const code = this.#o.adapter.info().kind === 'mqtt' ? 'EDGELOOP_ERR_MQTT_REFUSED' : 'EDGELOOP_ERR_HTTP_UPSTREAM';
+      log.warn(
+        { route: this.name, topic: row.topic, id: row.id, code, reason_code: outcome.refused.code, reason: outcome.refused.reason },
+        'upstream refused a record; moved to the dead letters',
+      );
       outbox.deadLetter(route, row.oseq, outcome.refused.code, outcome.refused.reason);
     } else {
       // Lost with the connection: the state change rewinds and the reconnect sends it again.
@@ -131,6 +155,7 @@ export class Publisher {
   }
 
   #restart(): void {
+    this.#maybeMore = true;
     this.#generation++;
     this.#inflight = 0;
     this.#flushAcks();

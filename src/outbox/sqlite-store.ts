@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS records (
   id       TEXT    NOT NULL,
   topic    TEXT    NOT NULL,
   priority INTEGER NOT NULL,
-  ts       INTEGER NOT NULL,
+  ts       REAL    NOT NULL,
   created  INTEGER NOT NULL,
   bytes    INTEGER NOT NULL,
   pending  INTEGER NOT NULL,

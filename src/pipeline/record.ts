@@ -1,6 +1,6 @@
 // The unit that flows through the gateway. Readings, detections and status are all records; the outbox and the live
 // bus do not care which.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 export type RecordKind = 'reading' | 'detection' | 'status' | 'event';
 
@@ -32,17 +32,30 @@ export interface DurableRecord extends RecordDraft {
 
 let lastMs = 0;
 let counter = 0;
+// Random bytes come from a pool refilled in one call, not one system call per id.
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+
+function random(n: number): Buffer {
+  if (poolAt + n > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  poolAt += n;
+  return pool.subarray(poolAt - n, poolAt);
+}
 
 /** RFC 9562 UUIDv7; a 12-bit counter keeps ids from one millisecond in order. */
-export function uuidv7(now = Date.now()): string {
+export function uuidv7(at = Date.now()): string {
+  const now = Math.floor(at);
   if (now > lastMs) {
     lastMs = now;
-    counter = randomBytes(2).readUInt16BE() & 0x3ff;
+    counter = random(2).readUInt16BE() & 0x3ff;
   } else if (++counter > 0xfff) {
     lastMs += 1;
     counter = 0;
   }
-  const b = randomBytes(16);
+  const b = Buffer.from(random(16));
   b.writeUIntBE(lastMs, 0, 6);
   b[6] = 0x70 | (counter >> 8);
   b[7] = counter & 0xff;

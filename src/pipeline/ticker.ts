@@ -23,10 +23,11 @@ export class Ticker {
     this.#task = task;
   }
 
-  start(): void {
+  /** Tick 0 is due `phaseMs` from now. */
+  start(phaseMs = 0): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    this.#start = performance.now();
+    this.#start = performance.now() + phaseMs;
     this.#n = 0;
     this.#schedule();
   }

@@ -30,6 +30,7 @@ export class Channel {
     this.config = o.config;
     this.#sink = o.sink;
     const id = o.config.id;
+    const samples = o.metrics.samples.labels({ sensor: id });
     this.queue = new BoundedQueue<Reading>({
       capacity: o.config.queue.capacity,
       policy: o.config.queue.policy,
@@ -42,7 +43,7 @@ export class Channel {
       driver: o.driver,
       queue: this.queue,
       log: o.log,
-      onSample: () => o.metrics.samples.inc({ sensor: id }),
+      onSample: () => samples.inc(),
       onError: (reason) => o.metrics.readErrors.inc({ sensor: id, reason }),
     });
     this.#stage = createStage(o.config.aggregate, o.config.deadband);
@@ -53,9 +54,9 @@ export class Channel {
     return this.queue.drops['overflow-oldest'] + this.queue.drops['overflow-newest'];
   }
 
-  start(): void {
+  start(phaseMs = 0): void {
     this.#consumer = this.#consume();
-    this.sampler.start();
+    this.sampler.start(phaseMs);
   }
 
   /** Stops sampling, then hands on everything already read, including a partial aggregate window. */

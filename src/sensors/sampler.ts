@@ -2,6 +2,7 @@
 // A failing or slow read is counted and logged (rate-limited); it never stops the channel or the process.
 import { isEdgeloopError, messageOf } from '../errors.ts';
 import type { BoundedQueue } from '../pipeline/bounded-queue.ts';
+import { nowMs } from '../pipeline/clock.ts';
 import { Ticker } from '../pipeline/ticker.ts';
 import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
 import type { SensorDriver } from './driver.ts';
@@ -11,7 +12,7 @@ const RATE_WINDOW = 32;
 export interface Reading {
   sensor: string;
   value: number;
-  /** Epoch ms when the value was read. */
+  /** Epoch ms (sub-ms resolution) when the value was read. */
   ts: number;
 }
 
@@ -45,7 +46,9 @@ export class Sampler {
   #o: SamplerOptions;
   #ticker: Ticker;
   #errorLog = new RateLimitedLog();
-  #abort = new AbortController();
+  #current: AbortController | undefined;
+  #timeout: NodeJS.Timeout;
+  #stopped = false;
   /** Times of the last reads, for the current rate. */
   #times: number[] = [];
 
@@ -53,15 +56,21 @@ export class Sampler {
     this.#o = options;
     this.sensor = options.sensor;
     this.#ticker = new Ticker(options.intervalMs, () => this.#sample());
+    const timeoutMs = options.timeoutMs ?? Math.max(options.intervalMs, 1000);
+    this.#timeout = setTimeout(() => this.#current?.abort(), timeoutMs);
+    this.#timeout.unref();
   }
 
-  start(): void {
-    this.#ticker.start();
+  /** `phaseMs` delays the first read, so channels with the same interval do not all fire at once. */
+  start(phaseMs = 0): void {
+    this.#ticker.start(phaseMs);
   }
 
   /** Stops the timer, aborts a read in progress and closes the driver. */
   async stop(): Promise<void> {
-    this.#abort.abort();
+    this.#stopped = true;
+    this.#current?.abort();
+    clearTimeout(this.#timeout);
     await this.#ticker.stop();
     await this.#o.driver.close();
   }
@@ -83,12 +92,18 @@ export class Sampler {
 
   async #sample(): Promise<void> {
     const o = this.#o;
-    const timeout = AbortSignal.timeout(o.timeoutMs ?? Math.max(o.intervalMs, 1000));
-    const signal = AbortSignal.any([timeout, this.#abort.signal]);
+    // One timer per sampler, re-armed per read (no allocation), aborts the read in progress when it fires.
+    const read = new AbortController();
+    this.#current = read;
+    this.#timeout.refresh();
     try {
-      const value = await o.driver.read(signal);
+      // Settles at the abort even when the driver ignores the signal, so a hung driver cannot stall the channel.
+      const value = await new Promise<number>((resolve, reject) => {
+        read.signal.addEventListener('abort', () => reject(read.signal.reason), { once: true });
+        o.driver.read(read.signal).then(resolve, reject);
+      });
       if (!Number.isFinite(value)) throw new Error(`driver returned ${value}`);
-      const ts = Date.now();
+      const ts = nowMs();
       this.stats.samples++;
       this.stats.lastValue = value;
       this.stats.lastTs = ts;
@@ -97,8 +112,8 @@ export class Sampler {
       o.onSample?.();
       o.queue.offer({ sensor: this.sensor, value, ts });
     } catch (err) {
-      if (this.#abort.signal.aborted) return;
-      const reason = timeout.aborted || isEdgeloopError(err, 'SENSOR_TIMEOUT') ? 'timeout' : 'error';
+      if (this.#stopped) return;
+      const reason = read.signal.aborted || isEdgeloopError(err, 'SENSOR_TIMEOUT') ? 'timeout' : 'error';
       if (reason === 'timeout') this.stats.timeouts++;
       else this.stats.errors++;
       this.stats.lastError = isEdgeloopError(err) ? err.describe() : messageOf(err);
@@ -106,6 +121,16 @@ export class Sampler {
       this.#errorLog.hit((suppressed) =>
         o.log.warn({ sensor: this.sensor, reason, suppressed, err: this.stats.lastError }, 'sensor read failed'),
       );
+    } finally {
+      this.#current = undefined;
     }
   }
+}
+
+/** Rejects when `signal` aborts, so a driver that ignores the signal cannot hold the channel (or its stop) forever. */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }

@@ -20,10 +20,10 @@ export interface HttpAdapterOptions {
   onReconnectAttempt?: (delayMs: number) => void;
 }
 
-/** One "connection": its keep-alive sockets, and the switch that gives up everything sent over them. */
+/** One "connection": its keep-alive sockets and its requests in flight (the probe included), to give them up. */
 interface Connection {
   agent: http.Agent;
-  abort: AbortController;
+  requests: Set<AbortController>;
 }
 
 interface Answer {
@@ -39,6 +39,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   readonly window: number;
   #o: HttpAdapterOptions;
   #url: URL;
+  #secure: boolean;
   #ca: Buffer | undefined;
   #conn: Connection | undefined;
   /** Settles each request in flight; the connection's loss or the stop settles what is left as lost. */
@@ -61,6 +62,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
     this.name = options.route.name;
     this.window = options.route.window;
     this.#url = new URL(options.route.url);
+    this.#secure = this.#url.protocol === 'https:';
     this.#backoff = new Backoff(options.route.reconnect.min_ms, options.route.reconnect.max_ms);
   }
 
@@ -95,7 +97,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
       done(outcome);
     };
     this.#inflight.add(settle);
-    const headers = { 'content-type': 'application/json', 'idempotency-key': id, 'x-edgeloop-topic': topic };
+    const headers = { 'content-type': 'application/json', 'idempotency-key': id, 'x-edgeloop-topic': headerSafe(topic) };
     const lost = (cause: unknown) => {
       settle({ ok: false });
       this.#lose(conn, cause);
@@ -147,14 +149,13 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   }
 
   #connect(): void {
-    const secure = this.#url.protocol === 'https:';
     // At most `window` sockets, kept alive between requests.
     const agentOptions = { keepAlive: true, maxSockets: this.window };
     const tls = this.#o.route.tls;
-    const agent = secure
+    const agent = this.#secure
       ? new https.Agent({ ...agentOptions, rejectUnauthorized: tls?.reject_unauthorized ?? true, ...(this.#ca ? { ca: this.#ca } : {}) })
       : new http.Agent(agentOptions);
-    const conn: Connection = { agent, abort: new AbortController() };
+    const conn: Connection = { agent, requests: new Set() };
     this.#conn = conn;
     this.#setState('connecting');
     this.#request(conn, 'HEAD', {}).then(({ status, body }) => {
@@ -166,13 +167,18 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
 
   #request(conn: Connection, method: 'HEAD' | 'POST', headers: Record<string, string>, body?: string): Promise<Answer> {
     const timeoutMs = this.#o.route.timeout_ms;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([conn.abort.signal, timeout]);
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, timeoutMs);
+    conn.requests.add(abort);
     // The route's headers first, so they cannot replace the ones the far end relies on.
-    const options = { method, agent: conn.agent, signal, headers: { ...this.#o.route.headers, ...headers } };
+    const options = { method, agent: conn.agent, signal: abort.signal, headers: { ...this.#o.route.headers, ...headers } };
     return new Promise<Answer>((resolve, reject) => {
-      const fail = (err: unknown) => reject(timeout.aborted ? new Error(`no answer within ${timeoutMs} ms`) : err);
-      const req = (this.#url.protocol === 'https:' ? https : http).request(this.#url, options, (res) => {
+      const fail = (err: unknown) => reject(timedOut ? new Error(`no answer within ${timeoutMs} ms`) : err);
+      const req = (this.#secure ? https : http).request(this.#url, options, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
@@ -183,6 +189,9 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
       });
       req.on('error', fail);
       req.end(body);
+    }).finally(() => {
+      clearTimeout(timer);
+      conn.requests.delete(abort);
     });
   }
 
@@ -222,7 +231,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   }
 
   #drop(conn: Connection): void {
-    conn.abort.abort();
+    for (const abort of conn.requests) abort.abort();
     conn.agent.destroy();
     if (this.#conn === conn) this.#conn = undefined;
     for (const settle of [...this.#inflight]) settle({ ok: false });
@@ -249,6 +258,14 @@ function verdictOf(status: number): 'ok' | 'refused' | 'lost' {
 
 function describeAnswer(status: number, body: string): string {
   return `${status} ${STATUS_CODES[status] ?? ''}`.trim() + (body ? `: ${body}` : '');
+}
+
+/**
+ * A topic as a header value: header values are bytes, not UTF-8, and Node refuses most characters beyond ASCII, so
+ * those (and `%`, to keep it reversible) are percent-encoded; `decodeURIComponent` gives the topic back.
+ */
+function headerSafe(topic: string): string {
+  return topic.replace(/[^\x20-\x24\x26-\x7e]/gu, encodeURIComponent);
 }
 
 const SECRET_PARAM = /token|key|secret|sig|pass|auth/i;

@@ -101,7 +101,7 @@ describe('MQTT 5 flow control, QoS 2 and refusals', () => {
       sensors: [...simulatedSensors(1, 20), { id: 'secret', driver: 'simulated', interval_ms: 20 }],
     });
     t.after(() => g.stop());
-    await g.log.waitFor((e) => String(e.msg).startsWith('EDGELOOP_ERR_MQTT_REFUSED'), 10_000);
+    await g.log.waitFor((e) => e.code === 'EDGELOOP_ERR_MQTT_REFUSED' && e.reason_code === 0x87, 10_000);
     await sub.waitFor((s) => (s.perSensor.get('s01')?.maxSeq ?? 0) >= 20, 10_000);
     const view = g.gw.outbox();
     assert.ok(view.dead_letters >= 1);

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { before, describe, test, type TestContext } from 'node:test';
+import { isEdgeloopError } from '../../src/errors.ts';
+import type { PublishOutcome } from '../../src/transport/adapter.ts';
+import { redactHttpUrl } from '../../src/transport/http.ts';
+import { makeCerts, type CertPaths } from '../support/certs.ts';
+import { adapterSuite, DATA_TOPIC, Ledger, ready, untilState } from './adapter-suite.ts';
+import { posts, startHttpFarEnd, untilRequests, type FarEndOptions, type HttpFarEnd } from './http-far-end.ts';
+
+adapterSuite('http', () => startHttpFarEnd());
+
+/** A far end and a connected adapter on it, both stopped after the test. */
+async function connectedFarEnd(t: TestContext, o: FarEndOptions = {}): Promise<{ far: HttpFarEnd; ledger: Ledger }> {
+  const far = await startHttpFarEnd(o);
+  t.after(async () => {
+    await far.adapter.stop(1000);
+    await far.close();
+  });
+  const isReady = ready(far.adapter);
+  far.adapter.start();
+  await isReady;
+  return { far, ledger: new Ledger(far.adapter) };
+}
+
+describe('http webhook route', () => {
+  test('POSTs the payload as JSON with its id, topic and the configured headers', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t, {
+      route: { headers: { authorization: 'Bearer s3cret', 'x-tenant': 'greenhouse', 'idempotency-key': 'not-this' } },
+    });
+    const p = ledger.publish(`${DATA_TOPIC}/temp`, 'rec-1');
+    assert.deepEqual(await p.outcome, { ok: true });
+    const [req] = posts(far);
+    assert.ok(req);
+    assert.equal(req.body, p.payload);
+    assert.deepEqual(JSON.parse(req.body), JSON.parse(p.payload));
+    assert.equal(req.headers['content-type'], 'application/json');
+    assert.equal(req.headers['content-length'], String(Buffer.byteLength(p.payload)));
+    assert.equal(req.headers['idempotency-key'], 'rec-1', 'the record id wins over a configured header');
+    assert.equal(req.headers['x-edgeloop-topic'], `${DATA_TOPIC}/temp`);
+    assert.equal(req.headers.authorization, 'Bearer s3cret');
+    assert.equal(req.headers['x-tenant'], 'greenhouse');
+    assert.equal(req.headers.connection, 'keep-alive');
+  });
+
+  test('x-edgeloop-topic: characters beyond ASCII and % are percent-encoded', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t);
+    const topic = `${DATA_TOPIC}/température 温度 100%`;
+    assert.deepEqual(await ledger.publish(topic).outcome, { ok: true });
+    const header = String(posts(far)[0]?.headers['x-edgeloop-topic']);
+    assert.equal(header, `${DATA_TOPIC}/temp%C3%A9rature %E6%B8%A9%E5%BA%A6 100%25`);
+    assert.equal(decodeURIComponent(header), topic);
+  });
+
+  test('keeps up to window requests in flight over at most window keep-alive connections', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t);
+    const window = far.adapter.window;
+    far.hold();
+    // Twice the window at once: the rest waits for a free connection rather than going out.
+    const sent = Array.from({ length: window * 2 }, () => ledger.publish());
+    await untilRequests(far, () => far.held() === window, `${window} requests held`);
+    far.release();
+    far.hold();
+    await untilRequests(far, () => far.held() === window, `the next ${window} requests held`);
+    far.release();
+    for (const s of sent) assert.deepEqual(await s.outcome, { ok: true });
+    assert.equal(far.peakInFlight?.(), window);
+    assert.ok(far.connections() <= window, `${far.connections()} connections for a window of ${window}`);
+    assert.deepEqual(posts(far).map((r) => r.headers['idempotency-key']), sent.map((s) => s.id), 'sent in order');
+  });
+
+  test('4xx other than 408 and 429 refuses the record with its status and the reason given', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t);
+    for (const status of [400, 401, 404, 413, 422]) {
+      far.respond = () => status;
+      const outcome = await ledger.publish().outcome;
+      assert.ok(!outcome.ok && outcome.refused, `${status}: ${JSON.stringify(outcome)}`);
+      assert.equal(outcome.refused.code, status);
+      assert.match(outcome.refused.reason, new RegExp(`^${status} [A-Z].*: not this one$`));
+    }
+    assert.equal(far.adapter.state, 'connected');
+    assert.equal(far.adapter.info().connects, 1);
+  });
+
+  test('408, 429 and 5xx lose the connection: lost, disconnected, probe, then ready again', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t);
+    for (const status of [408, 429, 500, 503]) {
+      let answered = false;
+      far.respond = () => (answered ? 204 : ((answered = true), status));
+      const states: string[] = [];
+      const onState = (s: string) => states.push(s);
+      far.adapter.on('state', onState);
+      const back = ready(far.adapter);
+      assert.deepEqual(await ledger.publish().outcome, { ok: false }, `${status} is not a refusal`);
+      await back;
+      far.adapter.off('state', onState);
+      assert.deepEqual(states, ['disconnected', 'connecting', 'connected'], `after ${status}`);
+      assert.match(far.adapter.info().lastError ?? '', new RegExp(`EDGELOOP_ERR_HTTP_UPSTREAM: .*POST answered ${status}`));
+      assert.deepEqual(await ledger.publish().outcome, { ok: true });
+    }
+    assert.equal(far.adapter.info().connects, 5);
+  });
+
+  test('one failure gives up every request in flight with it', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t);
+    let n = 0;
+    far.respond = () => (++n === 3 ? 503 : 'hold');
+    const held = [ledger.publish(), ledger.publish()];
+    await untilRequests(far, () => far.held() === 2, 'two requests held');
+    const failing = ledger.publish();
+    const outcomes: PublishOutcome[] = await Promise.all([...held, failing].map((p) => p.outcome));
+    assert.deepEqual(outcomes, [{ ok: false }, { ok: false }, { ok: false }]);
+    assert.equal(far.adapter.state, 'disconnected');
+    ledger.assertEachDoneOnce();
+  });
+
+  test('a request unanswered within timeout_ms loses the connection', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t, { route: { timeout_ms: 150 } });
+    far.respond = () => 'hold';
+    const back = ready(far.adapter);
+    assert.deepEqual(await ledger.publish().outcome, { ok: false });
+    assert.match(far.adapter.info().lastError ?? '', /no answer within 150 ms/);
+    far.respond = () => 204;
+    await back;
+    assert.deepEqual(await ledger.publish().outcome, { ok: true });
+  });
+
+  test('the probe: HEAD answered 5xx keeps it disconnected with growing backoff; 501 (no HEAD) counts as up', async (t) => {
+    const far = await startHttpFarEnd();
+    t.after(async () => {
+      await far.adapter.stop(1000);
+      await far.close();
+    });
+    far.headStatus = 503;
+    far.adapter.start();
+    await untilState(far.adapter, () => (far.adapter.info().reconnectAttempts >= 3 ? true : undefined), 'three failed probes');
+    assert.equal(far.adapter.info().connects, 0);
+    assert.match(far.adapter.info().lastError ?? '', /HEAD answered 503 Service Unavailable/);
+    far.headStatus = 501;
+    await ready(far.adapter);
+    assert.equal(far.adapter.state, 'connected');
+  });
+
+  test('info: kind http, the url without its password or token', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t, { url: (port) => `http://gw:pa55@127.0.0.1:${port}/hook?token=abc&site=north` });
+    const info = far.adapter.info();
+    assert.equal(info.kind, 'http');
+    assert.equal(info.name, 'hook');
+    assert.equal(info.window, 4);
+    assert.match(info.url, /^http:\/\/gw:\*\*\*@127\.0\.0\.1:\d+\/hook\?token=\*\*\*&site=north$/);
+    assert.deepEqual(await ledger.publish().outcome, { ok: true });
+    const [req] = posts(far);
+    assert.equal(req?.headers.authorization, `Basic ${Buffer.from('gw:pa55').toString('base64')}`);
+  });
+
+  test('redactHttpUrl leaves a url without secrets as it is', () => {
+    assert.equal(redactHttpUrl('https://hooks.example/v1/ingest?site=north'), 'https://hooks.example/v1/ingest?site=north');
+    assert.equal(redactHttpUrl('https://h.example/?api_key=k&sig=s'), 'https://h.example/?api_key=***&sig=***');
+  });
+
+  describe('https', () => {
+    let certs: CertPaths;
+    before(async () => {
+      certs = await makeCerts();
+    });
+
+    const tlsFarEnd = (route: FarEndOptions['route']) => ({
+      tls: { cert: certs.serverCert, key: certs.serverKey },
+      url: (port: number) => `https://localhost:${port}/hook`,
+      route,
+    });
+
+    test('trusts the server through tls.ca', async (t) => {
+      const { ledger } = await connectedFarEnd(t, tlsFarEnd({ tls: { ca: certs.caCert, reject_unauthorized: true } }));
+      assert.deepEqual(await ledger.publish().outcome, { ok: true });
+    });
+
+    test('without the CA the server is not trusted: no connection, a certificate error', async (t) => {
+      const far = await startHttpFarEnd(tlsFarEnd({}));
+      t.after(async () => {
+        await far.adapter.stop(1000);
+        await far.close();
+      });
+      far.adapter.start();
+      await untilState(far.adapter, () => (far.adapter.info().reconnectAttempts >= 2 ? true : undefined), 'failed probes');
+      assert.equal(far.adapter.info().connects, 0);
+      assert.match(far.adapter.info().lastError ?? '', /certificate/i);
+    });
+
+    test('a missing tls.ca file fails the start with HTTP_UPSTREAM', async (t) => {
+      const far = await startHttpFarEnd(tlsFarEnd({ tls: { ca: '/nonexistent/ca.pem', reject_unauthorized: true } }));
+      t.after(() => far.close());
+      assert.throws(() => far.adapter.start(), (err) => isEdgeloopError(err, 'HTTP_UPSTREAM') && /\/nonexistent\/ca\.pem/.test(err.message));
+      assert.equal(far.adapter.state, 'disconnected');
+    });
+  });
+});
