@@ -32,7 +32,14 @@ function errorBody(err: EdgeloopError) {
 }
 
 export async function buildApi(gw: GatewayView, o: Omit<ApiOptions, 'host' | 'port'>): Promise<{ app: FastifyInstance; wsClients: () => number }> {
-  const app = Fastify({ loggerInstance: o.log.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    loggerInstance: o.log.child({ component: 'api' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    // Fastify's defaults coerce types and strip unknown keys, so `{"confirm": 1}` or `{"confirm": "yes"}` would pass
+    // as `true` and purge the outbox: bodies must match their schema as sent.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  });
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
   const authorized = makeAuthorizer(o.token);
   app.addHook('onRequest', async (req, reply) => {

@@ -32,7 +32,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   /** Bumped at every disconnect: outcomes of an older connection are ignored (their rows are fetched again). */
   #generation = 0;
   #acks: number[] = [];
-  #ackScheduled = false;
+  #turnScheduled = false;
   #pumping = false;
   #published = 0;
   #deadLettered = 0;
@@ -41,6 +41,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   #latency: { observe(seconds: number): void };
   /** False once a fetch came back short: nothing to send until a commit or a rewind. */
   #maybeMore = true;
+  /** Rows fetched and not yet published. */
+  #batch: StoredRow[] = [];
+  #next = 0;
 
   constructor(options: PublisherOptions) {
     super();
@@ -93,17 +96,20 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#maybeMore && adapter.state === 'connected' && this.#inflight < adapter.window) {
-        const want = adapter.window - this.#inflight;
-        const rows = outbox.fetch(route, want);
-        if (rows.length < want) this.#maybeMore = false;
-        if (rows.length === 0) break;
-        const gen = this.#generation;
-        for (const row of rows) {
-          this.#inflight++;
-          adapter.publish(topicPrefix + row.topic, row.payload, row.id, (outcome) => this.#settle(gen, row, outcome));
-          if (gen !== this.#generation) return;
+      while (adapter.state === 'connected' && this.#inflight < adapter.window) {
+        if (this.#next === this.#batch.length) {
+          // Rows are read a window at a time, not one per acknowledgement.
+          if (!this.#maybeMore) break;
+          this.#batch = outbox.fetch(route, adapter.window);
+          this.#next = 0;
+          if (this.#batch.length < adapter.window) this.#maybeMore = false;
+          if (this.#batch.length === 0) break;
         }
+        const row = this.#batch[this.#next++] as StoredRow;
+        const gen = this.#generation;
+        this.#inflight++;
+        adapter.publish(topicPrefix + row.topic, row.payload, row.id, (outcome) => this.#settle(gen, row, outcome));
+        if (gen !== this.#generation) return;
       }
     } finally {
       this.#pumping = false;
@@ -127,10 +133,6 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       this.#latency.observe(latencyMs / 1000);
       this.emit('acked', latencyMs);
       this.#acks.push(row.oseq);
-      if (!this.#ackScheduled) {
-        this.#ackScheduled = true;
-        setImmediate(() => this.#flushAcks());
-      }
     } else if (outcome.refused) {
       this.#deadLettered++;
       const code = this.#o.adapter.info().kind === 'mqtt' ? 'EDGELOOP_ERR_MQTT_REFUSED' : 'EDGELOOP_ERR_HTTP_UPSTREAM';
@@ -143,11 +145,19 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       // Lost with the connection: the state change rewinds and the reconnect sends it again.
       return;
     }
-    this.pump();
+    // Acknowledgements that arrive together (one socket read) are written in one transaction, and the window is
+    // refilled once for all of them, so the publishes leave in one write.
+    if (!this.#turnScheduled) {
+      this.#turnScheduled = true;
+      setImmediate(() => {
+        this.#turnScheduled = false;
+        this.#flushAcks();
+        this.pump();
+      });
+    }
   }
 
   #flushAcks(): void {
-    this.#ackScheduled = false;
     if (this.#acks.length === 0) return;
     const acks = this.#acks;
     this.#acks = [];
@@ -156,6 +166,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   #restart(): void {
     this.#maybeMore = true;
+    this.#batch = [];
+    this.#next = 0;
     this.#generation++;
     this.#inflight = 0;
     this.#flushAcks();

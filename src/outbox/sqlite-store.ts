@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS records (
   payload  TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_priority ON records (priority, oseq);
-CREATE INDEX IF NOT EXISTS records_by_created ON records (created);
+
 CREATE TABLE IF NOT EXISTS seqs (source TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
   oseq        INTEGER NOT NULL,
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 `;
 
 type Removed = { rows: number; bytes: number };
+const EXPIRE_PAGE = 1000;
 const sum = (rows: unknown[]): Removed => ({
   rows: rows.length,
   bytes: rows.reduce<number>((s, r) => s + ((r as { bytes: number }).bytes ?? 0), 0),
@@ -66,7 +67,8 @@ export class SqliteStore implements OutboxStore {
   #db: DatabaseSync;
   #sync: string;
   #s: Record<
-    'insert' | 'seq' | 'fetch' | 'delAcked' | 'clearBit' | 'delDone' | 'evict' | 'expire' | 'moveDead' | 'purge',
+    | 'insert' | 'seq' | 'fetch' | 'delAcked' | 'clearBit' | 'delDone' | 'evict' | 'oldest' | 'deleteUpTo' | 'moveDead'
+    | 'purge',
     StatementSync
   >;
 
@@ -91,7 +93,7 @@ export class SqliteStore implements OutboxStore {
     const ids = 'SELECT value FROM json_each(?)';
     this.#s = {
       insert: p(
-        'INSERT INTO records (id, topic, priority, ts, created, bytes, pending, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING oseq',
+        'INSERT INTO records (id, topic, priority, ts, created, bytes, pending, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       seq: p('INSERT INTO seqs (source, seq) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET seq = excluded.seq'),
       fetch: p(
@@ -101,7 +103,8 @@ export class SqliteStore implements OutboxStore {
       clearBit: p(`UPDATE records SET pending = pending & ~? WHERE oseq IN (${ids}) AND (pending & ?) != 0`),
       delDone: p(`DELETE FROM records WHERE oseq IN (${ids}) AND pending = 0 RETURNING bytes`),
       evict: p('DELETE FROM records WHERE oseq IN (SELECT oseq FROM records ORDER BY priority, oseq LIMIT ?) RETURNING bytes'),
-      expire: p('DELETE FROM records WHERE created < ? RETURNING bytes'),
+      oldest: p('SELECT oseq, created FROM records ORDER BY oseq LIMIT ?'),
+      deleteUpTo: p('DELETE FROM records WHERE oseq <= ? RETURNING bytes'),
       moveDead: p(
         `INSERT OR REPLACE INTO dead_letters (oseq, route, id, topic, reason_code, reason, failed_at, payload)
          SELECT oseq, ?, id, topic, ?, ?, ?, payload FROM records WHERE oseq = ?`,
@@ -120,10 +123,8 @@ export class SqliteStore implements OutboxStore {
       const last = new Map<string, number>();
       const oseqs = rows.map((r) => {
         last.set(r.source, r.seq);
-        const out = this.#s.insert.get(
-          r.id, r.topic, r.priority, r.ts, r.created, Buffer.byteLength(r.payload), r.pending, r.payload,
-        ) as { oseq: number };
-        return out.oseq;
+        const out = this.#s.insert.run(r.id, r.topic, r.priority, r.ts, r.created, Buffer.byteLength(r.payload), r.pending, r.payload);
+        return Number(out.lastInsertRowid);
       });
       for (const [source, seq] of last) this.#s.seq.run(source, seq);
       return oseqs;
@@ -163,8 +164,22 @@ export class SqliteStore implements OutboxStore {
     return sum(this.#s.evict.all(count));
   }
 
+  /**
+   * Rows enter in `created` order, so the expired ones are a prefix in oseq order: read the head in pages and cut
+   * there, without an index on `created` to maintain on every insert and delete.
+   */
   expire(before: number): Removed {
-    return sum(this.#s.expire.all(before));
+    const total = { rows: 0, bytes: 0 };
+    for (;;) {
+      const head = this.#s.oldest.all(EXPIRE_PAGE) as { oseq: number; created: number }[];
+      const fresh = head.findIndex((r) => r.created >= before);
+      const last = head[(fresh === -1 ? head.length : fresh) - 1];
+      if (last === undefined) return total;
+      const removed = sum(this.#s.deleteUpTo.all(last.oseq));
+      total.rows += removed.rows;
+      total.bytes += removed.bytes;
+      if (fresh !== -1 || head.length < EXPIRE_PAGE) return total;
+    }
   }
 
   totals(): StoreTotals {

@@ -126,11 +126,3 @@ export class Sampler {
     }
   }
 }
-
-/** Rejects when `signal` aborts, so a driver that ignores the signal cannot hold the channel (or its stop) forever. */
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-}

@@ -72,3 +72,13 @@ export class Backoff {
     this.attempt = 0;
   }
 }
+
+const SECRET_PARAM = /token|key|secret|sig|pass|auth/i;
+
+/** For logs and status: hides a password and token-like query parameters (`mqtts://user:***@host`, `?token=***`). */
+export function redactUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  for (const key of [...u.searchParams.keys()]) if (SECRET_PARAM.test(key)) u.searchParams.set(key, '***');
+  return u.toString();
+}

@@ -11,7 +11,15 @@ import https from 'node:https';
 import type { HttpRouteConfig } from '../config/schema.ts';
 import { EdgeloopError, messageOf } from '../errors.ts';
 import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
-import { Backoff, type Adapter, type AdapterEvents, type AdapterInfo, type ConnectionState, type PublishOutcome } from './adapter.ts';
+import {
+  Backoff,
+  redactUrl,
+  type Adapter,
+  type AdapterEvents,
+  type AdapterInfo,
+  type ConnectionState,
+  type PublishOutcome,
+} from './adapter.ts';
 
 export interface HttpAdapterOptions {
   route: HttpRouteConfig;
@@ -137,7 +145,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
     return {
       name: this.name,
       kind: 'http',
-      url: redactHttpUrl(this.#o.route.url),
+      url: redactUrl(this.#o.route.url),
       state: this.#state,
       window: this.window,
       connects: this.#connects,
@@ -203,7 +211,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
     clearTimeout(this.#stableTimer);
     this.#stableTimer = setTimeout(() => this.#backoff.reset(), this.#o.route.reconnect.stable_ms);
     this.#stableTimer.unref();
-    this.#o.log.info({ route: this.name, url: redactHttpUrl(this.#o.route.url), window: this.window }, 'http route connected');
+    this.#o.log.info({ route: this.name, url: redactUrl(this.#o.route.url), window: this.window }, 'http route connected');
     this.#setState('connected');
     this.emit('ready');
   }
@@ -212,7 +220,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   #lose(conn: Connection, cause: unknown): void {
     if (conn !== this.#conn || this.#stopping) return;
     const message = typeof cause === 'string' ? cause : messageOf(cause);
-    const e = new EdgeloopError('HTTP_UPSTREAM', `${redactHttpUrl(this.#o.route.url)}: ${message}`, { cause });
+    const e = new EdgeloopError('HTTP_UPSTREAM', `${redactUrl(this.#o.route.url)}: ${message}`, { cause });
     this.#lastError = e.describe();
     this.#errorLog.hit((suppressed) => this.#o.log.error({ route: this.name, code: e.code, suppressed }, e.describe()));
     if (this.#state === 'connected') this.#o.log.warn({ route: this.name }, 'http route lost');
@@ -268,12 +276,3 @@ function headerSafe(topic: string): string {
   return topic.replace(/[^\x20-\x24\x26-\x7e]/gu, encodeURIComponent);
 }
 
-const SECRET_PARAM = /token|key|secret|sig|pass|auth/i;
-
-/** Hides a password and token-like query parameters: `https://user:***@host/hook?token=***`. */
-export function redactHttpUrl(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  for (const key of [...u.searchParams.keys()]) if (SECRET_PARAM.test(key)) u.searchParams.set(key, '***');
-  return u.toString();
-}

@@ -7,7 +7,15 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient 
 import type { MqttRoute } from '../config/load.ts';
 import { EdgeloopError, messageOf } from '../errors.ts';
 import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
-import { Backoff, type Adapter, type AdapterEvents, type AdapterInfo, type ConnectionState, type PublishOutcome } from './adapter.ts';
+import {
+  Backoff,
+  redactUrl,
+  type Adapter,
+  type AdapterEvents,
+  type AdapterInfo,
+  type ConnectionState,
+  type PublishOutcome,
+} from './adapter.ts';
 import { isTlsError, tlsOptions } from './tls.ts';
 
 export interface MqttAdapterOptions {
@@ -194,7 +202,3 @@ export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   }
 }
 
-/** Hides a password in `mqtt://user:secret@host`. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}

@@ -39,6 +39,17 @@ export function simulatedSensors(count: number, intervalMs: number, extra: Recor
   }));
 }
 
+/** `overrides` over `base`, one level deep: `{api: {token}}` keeps the other `api` defaults. */
+function merge(base: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const out = { ...base };
+  for (const [k, v] of Object.entries(overrides)) {
+    const b = out[k];
+    out[k] = isMap(b) && isMap(v) ? { ...b, ...v } : v;
+  }
+  return out;
+}
+
 /** Settings every test gateway needs: loopback only, an API on any free port, nothing left on disk. */
 function testDefaults(dataDir: string, brokerPort: number): Record<string, unknown> {
   return {
@@ -61,7 +72,7 @@ export interface InProcessGateway {
 /** A gateway in this process with the embedded broker on a free port and an in-memory outbox. */
 export async function startInProcessGateway(overrides: Record<string, unknown>): Promise<InProcessGateway> {
   const dir = await tempDir();
-  const raw = { ...testDefaults(dir.path, await freePort()), outbox: { store: 'memory' }, ...overrides };
+  const raw = merge({ ...testDefaults(dir.path, await freePort()), outbox: { store: 'memory' } }, overrides);
   const gw = new Gateway({ config: resolveConfig(raw), configSource: 'test', log: createLogger('silent', { pretty: false }) });
   try {
     await gw.start();
@@ -94,7 +105,7 @@ export async function writeGatewayConfig(config: Record<string, unknown>): Promi
   const dir = await tempDir();
   const brokerPort = await freePort();
   const configFile = join(dir.path, 'edgeloop.yaml');
-  await writeFile(configFile, stringify({ ...testDefaults(join(dir.path, 'data'), brokerPort), ...config }));
+  await writeFile(configFile, stringify(merge(testDefaults(join(dir.path, 'data'), brokerPort), config)));
   return { dir: dir.path, configFile, brokerPort, remove: dir.remove };
 }
 

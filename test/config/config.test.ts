@@ -97,6 +97,13 @@ describe('bad configs are refused with the path of each problem', () => {
 });
 
 describe('config files', () => {
+  test('the documented example config is valid and means what its comments say', async () => {
+    const { config } = await loadConfig(new URL('../../edgeloop.example.yaml', import.meta.url).pathname, {});
+    assert.equal(config.device.id, 'greenhouse-01');
+    assert.deepEqual(config.sensors.map((s) => s.driver), ['linux-thermal', 'simulated', 'command']);
+    assert.equal(config.sensors[2]!.priority, 9);
+  });
+
   const file = async (t: TestContext, text: string) => {
     const dir = await mkdtemp(join(tmpdir(), 'edgeloop-config-'));
     t.after(() => rm(dir, { recursive: true, force: true }));

@@ -156,8 +156,10 @@ describe('Publisher', () => {
     assert.equal(pub.inflight, 3);
     assert.equal(adapter.sent[0]!.topic, 'edgeloop/dev1/sensors/s1');
     adapter.sent[0]!.done({ ok: true });
+    await settleAcks();
     assert.equal(adapter.sent.length, 4, 'an ack opens the window');
     for (const s of adapter.sent.slice(1)) s.done({ ok: true });
+    await settleAcks();
     adapter.sent[4]!.done({ ok: true });
     await settleAcks();
     assert.equal(ob.rows, 0);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test, type TestContext } from 'node:test';
 import { isEdgeloopError } from '../../src/errors.ts';
 import type { PublishOutcome } from '../../src/transport/adapter.ts';
-import { redactHttpUrl } from '../../src/transport/http.ts';
+import { redactUrl } from '../../src/transport/adapter.ts';
 import { makeCerts, type CertPaths } from '../support/certs.ts';
 import { adapterSuite, DATA_TOPIC, Ledger, ready, untilState } from './adapter-suite.ts';
 import { posts, startHttpFarEnd, untilRequests, type FarEndOptions, type HttpFarEnd } from './http-far-end.ts';
@@ -152,9 +152,9 @@ describe('http webhook route', () => {
     assert.equal(req?.headers.authorization, `Basic ${Buffer.from('gw:pa55').toString('base64')}`);
   });
 
-  test('redactHttpUrl leaves a url without secrets as it is', () => {
-    assert.equal(redactHttpUrl('https://hooks.example/v1/ingest?site=north'), 'https://hooks.example/v1/ingest?site=north');
-    assert.equal(redactHttpUrl('https://h.example/?api_key=k&sig=s'), 'https://h.example/?api_key=***&sig=***');
+  test('redactUrl leaves a url without secrets as it is', () => {
+    assert.equal(redactUrl('https://hooks.example/v1/ingest?site=north'), 'https://hooks.example/v1/ingest?site=north');
+    assert.equal(redactUrl('https://h.example/?api_key=k&sig=s'), 'https://h.example/?api_key=***&sig=***');
   });
 
   describe('https', () => {
