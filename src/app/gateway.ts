@@ -108,8 +108,8 @@ export class Gateway implements GatewayView {
         const driver = createDriver(sensor.driver, driverOptions(sensor), { sysfsRoot: c.sysfs_root });
         this.#channels.push(new Channel({ config: sensor, driver, sink: (d) => outbox.add(d), metrics: this.metrics, log }));
       }
-      // Spread the channels over their interval: readings arrive evenly instead of in one burst per period.
-      this.#channels.forEach((ch, i) => ch.start((i * ch.config.interval_ms) / this.#channels.length));
+      // Channels with the same interval read together, so their records share one commit (one fsync).
+      for (const ch of this.#channels) ch.start(ch.config.phase_ms ?? 0);
       log.info({ device: this.device, sensors: this.#channels.length, routes: this.#adapters.map((a) => a.name) }, 'gateway started');
     } catch (err) {
       await this.stop().catch(() => undefined);

@@ -57,6 +57,11 @@ export const SensorSchema = Type.Object(
     driver: Str({ minLength: 1 }),
     interval_ms: Int(1, 86_400_000, 50),
     unit: Str({ default: '' }),
+    /**
+     * Delay of the first read. Channels with the same interval read in step so their records share one commit;
+     * an offset spreads the load (and lowers publish latency) at the cost of more commits.
+     */
+    phase_ms: Type.Optional(Int(0, 86_400_000)),
     /** A read that takes longer is aborted and counted as a timeout. */
     timeout_ms: Type.Optional(Int(1, 600_000)),
     priority: Int(0, 9, 1),

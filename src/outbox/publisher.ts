@@ -20,6 +20,9 @@ export interface PublisherOptions {
   log: Logger;
 }
 
+/** Longest an acknowledgement waits to be written when traffic is light. */
+const ACK_FLUSH_MS = 50;
+
 export interface PublisherEvents {
   /** A record was acknowledged, `latencyMs` after it was observed. */
   acked: [latencyMs: number];
@@ -33,6 +36,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   #generation = 0;
   #acks: number[] = [];
   #turnScheduled = false;
+  #ackTimer: NodeJS.Timeout | undefined;
   #pumping = false;
   #published = 0;
   #deadLettered = 0;
@@ -124,53 +128,63 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   #settle(gen: number, row: StoredRow, outcome: PublishOutcome): void {
     if (gen !== this.#generation) return;
-    this.#inflight--;
-    const { outbox, route, log } = this.#o;
+    const { outbox, route, log, adapter } = this.#o;
     if (outcome.ok) {
       this.#published++;
       this.#publishedCounter.inc();
       const latencyMs = nowMs() - row.ts;
       this.#latency.observe(latencyMs / 1000);
       this.emit('acked', latencyMs);
+      // The slot stays taken until the acknowledgement is written: a crash can then repeat at most `window`
+      // records. Writing acknowledgements in batches (half a window, or after ACK_FLUSH_MS) keeps a steady trickle
+      // of records from costing a transaction each.
       this.#acks.push(row.oseq);
-    } else if (outcome.refused) {
+      if (this.#acks.length >= Math.max(1, adapter.window >> 1)) this.#schedule();
+      else this.#ackTimer ??= setTimeout(() => this.#schedule(), ACK_FLUSH_MS);
+      return;
+    }
+    this.#inflight--;
+    if (outcome.refused) {
       this.#deadLettered++;
-      const code = this.#o.adapter.info().kind === 'mqtt' ? 'EDGELOOP_ERR_MQTT_REFUSED' : 'EDGELOOP_ERR_HTTP_UPSTREAM';
+      const code = adapter.info().kind === 'mqtt' ? 'EDGELOOP_ERR_MQTT_REFUSED' : 'EDGELOOP_ERR_HTTP_UPSTREAM';
       log.warn(
         { route: this.name, topic: row.topic, id: row.id, code, reason_code: outcome.refused.code, reason: outcome.refused.reason },
         'upstream refused a record; moved to the dead letters',
       );
       outbox.deadLetter(route, row.oseq, outcome.refused.code, outcome.refused.reason);
-    } else {
-      // Lost with the connection: the state change rewinds and the reconnect sends it again.
-      return;
+      this.#schedule();
     }
-    // Acknowledgements that arrive together (one socket read) are written in one transaction, and the window is
-    // refilled once for all of them, so the publishes leave in one write.
-    if (!this.#turnScheduled) {
-      this.#turnScheduled = true;
-      setImmediate(() => {
-        this.#turnScheduled = false;
-        this.#flushAcks();
-        this.pump();
-      });
-    }
+    // Otherwise lost with the connection: the state change rewinds and the reconnect sends it again.
+  }
+
+  /** One turn later: write the acknowledgements gathered (one socket read brings many) and refill the window once. */
+  #schedule(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      this.#flushAcks();
+      this.pump();
+    });
   }
 
   #flushAcks(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     if (this.#acks.length === 0) return;
     const acks = this.#acks;
     this.#acks = [];
+    this.#inflight -= acks.length;
     this.#o.outbox.ack(this.#o.route, acks);
   }
 
   #restart(): void {
+    this.#flushAcks();
     this.#maybeMore = true;
     this.#batch = [];
     this.#next = 0;
     this.#generation++;
     this.#inflight = 0;
-    this.#flushAcks();
     this.#o.outbox.rewind(this.#o.route);
   }
 }

@@ -4,22 +4,14 @@
 // outbox sends those records again, and their idempotency-key lets the far end drop what it already had — and the
 // probe is retried after the backoff, so a failing endpoint is not hammered at window speed.
 // node:http(s) rather than fetch: fetch takes a private CA only through undici's Agent, which Node does not expose.
-import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import type { HttpRouteConfig } from '../config/schema.ts';
 import { EdgeloopError, messageOf } from '../errors.ts';
-import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
-import {
-  Backoff,
-  redactUrl,
-  type Adapter,
-  type AdapterEvents,
-  type AdapterInfo,
-  type ConnectionState,
-  type PublishOutcome,
-} from './adapter.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { redactUrl, type Adapter, type ConnectionState, type PublishOutcome } from './adapter.ts';
+import { ConnectionLifecycle } from './lifecycle.ts';
 
 export interface HttpAdapterOptions {
   route: HttpRouteConfig;
@@ -42,8 +34,7 @@ interface Answer {
 /** How much of a refusal's body goes into the dead letter's reason. */
 const REASON_BODY_CHARS = 200;
 
-export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter {
-  readonly name: string;
+export class HttpAdapter extends ConnectionLifecycle implements Adapter {
   readonly window: number;
   #o: HttpAdapterOptions;
   #url: URL;
@@ -53,29 +44,14 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   /** Settles each request in flight; the connection's loss or the stop settles what is left as lost. */
   #inflight = new Set<(outcome: PublishOutcome) => void>();
   #idle: (() => void) | undefined;
-  #state: ConnectionState = 'disconnected';
-  #backoff: Backoff;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #stableTimer: NodeJS.Timeout | undefined;
-  #stopping = false;
-  #connects = 0;
-  #backoffMs = 0;
-  #lastError: string | null = null;
-  #connectedSince: Date | null = null;
-  #errorLog = new RateLimitedLog(5000);
 
   constructor(options: HttpAdapterOptions) {
-    super();
+    const { route, log, onState, onReconnectAttempt } = options;
+    super({ name: route.name, kind: 'http', url: route.url, reconnect: route.reconnect, log, onState, onReconnectAttempt });
     this.#o = options;
-    this.name = options.route.name;
-    this.window = options.route.window;
-    this.#url = new URL(options.route.url);
+    this.window = route.window;
+    this.#url = new URL(route.url);
     this.#secure = this.#url.protocol === 'https:';
-    this.#backoff = new Backoff(options.route.reconnect.min_ms, options.route.reconnect.max_ms);
-  }
-
-  get state(): ConnectionState {
-    return this.#state;
   }
 
   start(): void {
@@ -92,7 +68,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
 
   publish(topic: string, payload: string, id: string, done: (outcome: PublishOutcome) => void): void {
     const conn = this.#conn;
-    if (!conn || this.#state !== 'connected') {
+    if (!conn || this.state !== 'connected') {
       done({ ok: false });
       return;
     }
@@ -119,12 +95,10 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   }
 
   async stop(timeoutMs: number): Promise<void> {
-    this.#stopping = true;
-    clearTimeout(this.#reconnectTimer);
-    clearTimeout(this.#stableTimer);
+    this.beginStop();
     const conn = this.#conn;
     if (conn) {
-      this.#setState('disconnecting');
+      this.setState('disconnecting');
       // Requests already sent get until the timeout to be answered; what is left then is given up (and sent again
       // from the outbox at the next start).
       if (this.#inflight.size > 0) {
@@ -138,22 +112,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
       }
       this.#drop(conn);
     }
-    this.#setState('disconnected');
-  }
-
-  info(): AdapterInfo {
-    return {
-      name: this.name,
-      kind: 'http',
-      url: redactUrl(this.#o.route.url),
-      state: this.#state,
-      window: this.window,
-      connects: this.#connects,
-      reconnectAttempts: this.#backoff.attempt,
-      backoffMs: this.#backoffMs,
-      lastError: this.#lastError,
-      connectedSince: this.#connectedSince?.toISOString() ?? null,
-    };
+    this.setState('disconnected');
   }
 
   #connect(): void {
@@ -165,7 +124,7 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
       : new http.Agent(agentOptions);
     const conn: Connection = { agent, requests: new Set() };
     this.#conn = conn;
-    this.#setState('connecting');
+    this.setState('connecting');
     this.#request(conn, 'HEAD', {}).then(({ status, body }) => {
       // A server without HEAD (501) is up all the same: the POSTs will tell.
       if (verdictOf(status) === 'lost' && status !== 501) this.#lose(conn, `HEAD answered ${describeAnswer(status, body)}`);
@@ -204,38 +163,17 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   }
 
   #onConnect(conn: Connection): void {
-    if (conn !== this.#conn || this.#stopping) return;
-    this.#connects++;
-    this.#connectedSince = new Date();
-    this.#backoffMs = 0;
-    clearTimeout(this.#stableTimer);
-    this.#stableTimer = setTimeout(() => this.#backoff.reset(), this.#o.route.reconnect.stable_ms);
-    this.#stableTimer.unref();
-    this.#o.log.info({ route: this.name, url: redactUrl(this.#o.route.url), window: this.window }, 'http route connected');
-    this.#setState('connected');
-    this.emit('ready');
+    if (conn !== this.#conn || this.stopping) return;
+    this.connected();
   }
 
   /** The far end failed a request or the probe: give up everything in flight on `conn` and retry after the backoff. */
   #lose(conn: Connection, cause: unknown): void {
-    if (conn !== this.#conn || this.#stopping) return;
+    if (conn !== this.#conn || this.stopping) return;
     const message = typeof cause === 'string' ? cause : messageOf(cause);
-    const e = new EdgeloopError('HTTP_UPSTREAM', `${redactUrl(this.#o.route.url)}: ${message}`, { cause });
-    this.#lastError = e.describe();
-    this.#errorLog.hit((suppressed) => this.#o.log.error({ route: this.name, code: e.code, suppressed }, e.describe()));
-    if (this.#state === 'connected') this.#o.log.warn({ route: this.name }, 'http route lost');
-    clearTimeout(this.#stableTimer);
-    this.#connectedSince = null;
+    this.failed(new EdgeloopError('HTTP_UPSTREAM', `${redactUrl(this.#o.route.url)}: ${message}`, { cause }));
     this.#drop(conn);
-    this.#setState('disconnected');
-    const delay = this.#backoff.next();
-    this.#backoffMs = delay;
-    this.#o.onReconnectAttempt?.(delay);
-    this.#o.log.info({ route: this.name, attempt: this.#backoff.attempt, delay_ms: delay }, 'http reconnect scheduled');
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = setTimeout(() => {
-      if (!this.#stopping) this.#connect();
-    }, delay);
+    this.lost(() => this.#connect());
   }
 
   #drop(conn: Connection): void {
@@ -245,13 +183,6 @@ export class HttpAdapter extends EventEmitter<AdapterEvents> implements Adapter 
     for (const settle of [...this.#inflight]) settle({ ok: false });
   }
 
-  #setState(state: ConnectionState): void {
-    if (state === this.#state) return;
-    this.#state = state;
-    this.#o.log.debug({ route: this.name, state }, 'http state');
-    this.#o.onState?.(state);
-    this.emit('state', state);
-  }
 }
 
 /**

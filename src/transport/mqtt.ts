@@ -2,20 +2,12 @@
 // retained status topic with its last will, and telling a refused publish from a lost connection. MQTT.js's own
 // store holds just the in-flight window; what it held at a disconnect is dropped from it, because the outbox sends
 // those records again.
-import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { MqttRoute } from '../config/load.ts';
 import { EdgeloopError, messageOf } from '../errors.ts';
-import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
-import {
-  Backoff,
-  redactUrl,
-  type Adapter,
-  type AdapterEvents,
-  type AdapterInfo,
-  type ConnectionState,
-  type PublishOutcome,
-} from './adapter.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { redactUrl, type Adapter, type ConnectionState, type PublishOutcome } from './adapter.ts';
+import { ConnectionLifecycle } from './lifecycle.ts';
 import { isTlsError, tlsOptions } from './tls.ts';
 
 export interface MqttAdapterOptions {
@@ -26,34 +18,18 @@ export interface MqttAdapterOptions {
   onReconnectAttempt?: (delayMs: number) => void;
 }
 
-export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter {
-  readonly name: string;
+export class MqttAdapter extends ConnectionLifecycle implements Adapter {
   #o: MqttAdapterOptions;
   #client: MqttClient | undefined;
-  #state: ConnectionState = 'disconnected';
   #window: number;
-  #backoff: Backoff;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #stableTimer: NodeJS.Timeout | undefined;
-  #stopping = false;
-  #connects = 0;
-  #backoffMs = 0;
-  #lastError: string | null = null;
-  #connectedSince: Date | null = null;
-  #errorLog = new RateLimitedLog(5000);
   #statusTopic: string;
 
   constructor(options: MqttAdapterOptions) {
-    super();
+    const { route, log, onState, onReconnectAttempt } = options;
+    super({ name: route.name, kind: 'mqtt', url: route.url, reconnect: route.reconnect, log, onState, onReconnectAttempt });
     this.#o = options;
-    this.name = options.route.name;
-    this.#window = options.route.window;
-    this.#backoff = new Backoff(options.route.reconnect.min_ms, options.route.reconnect.max_ms);
+    this.#window = route.window;
     this.#statusTopic = `edgeloop/${options.device}/status`;
-  }
-
-  get state(): ConnectionState {
-    return this.#state;
   }
 
   get window(): number {
@@ -79,7 +55,7 @@ export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter 
       ...(r.password !== undefined ? { password: r.password } : {}),
       ...(/^(mqtts|wss|tls):/.test(r.url) ? tlsOptions(r.tls) : {}),
     };
-    this.#setState('connecting');
+    this.setState('connecting');
     const client = mqtt.connect(r.url, options);
     this.#client = client;
     client.on('connect', (connack) => this.#onConnect(connack.properties?.receiveMaximum));
@@ -90,7 +66,7 @@ export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter 
 
   publish(topic: string, payload: string, id: string, done: (outcome: PublishOutcome) => void): void {
     const client = this.#client;
-    if (!client || this.#state !== 'connected') {
+    if (!client || this.state !== 'connected') {
       done({ ok: false });
       return;
     }
@@ -106,12 +82,10 @@ export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter 
   }
 
   async stop(timeoutMs: number): Promise<void> {
-    this.#stopping = true;
-    clearTimeout(this.#reconnectTimer);
-    clearTimeout(this.#stableTimer);
+    this.beginStop();
     const client = this.#client;
     if (!client) return;
-    this.#setState('disconnecting');
+    this.setState('disconnecting');
     const bye = async () => {
       if (!client.connected) return client.endAsync(true);
       await client.publishAsync(this.#statusTopic, 'offline', { qos: 1, retain: true });
@@ -122,47 +96,22 @@ export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter 
     const outcome = await Promise.race([bye().catch((err) => messageOf(err)), timedOut]);
     clearTimeout(timer);
     if (outcome !== undefined) {
-      this.#o.log.warn({ route: this.name, outcome }, 'mqtt did not close cleanly; forcing');
+      this.log.warn({ route: this.name, outcome }, 'mqtt did not close cleanly; forcing');
       await client.endAsync(true).catch(() => undefined);
     }
-    this.#setState('disconnected');
-  }
-
-  info(): AdapterInfo {
-    return {
-      name: this.name,
-      kind: 'mqtt',
-      url: redactUrl(this.#o.route.url),
-      state: this.#state,
-      window: this.#window,
-      connects: this.#connects,
-      reconnectAttempts: this.#backoff.attempt,
-      backoffMs: this.#backoffMs,
-      lastError: this.#lastError,
-      connectedSince: this.#connectedSince?.toISOString() ?? null,
-    };
+    this.setState('disconnected');
   }
 
   #onConnect(receiveMaximum: number | undefined): void {
     // Without it Nagle's algorithm holds small publishes until the broker's delayed ACK: ~40 ms per record.
     (this.#client?.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
-    this.#connects++;
-    this.#connectedSince = new Date();
-    this.#backoffMs = 0;
     // Never more in flight than the broker accepts (MQTT 5 Receive Maximum).
     this.#window = Math.min(this.#o.route.window, receiveMaximum ?? Infinity);
-    clearTimeout(this.#stableTimer);
-    this.#stableTimer = setTimeout(() => this.#backoff.reset(), this.#o.route.reconnect.stable_ms);
-    this.#stableTimer.unref();
-    this.#o.log.info({ route: this.name, url: redactUrl(this.#o.route.url), window: this.#window }, 'mqtt connected');
-    this.#setState('connected');
+    this.connected();
     this.#client?.publish(this.#statusTopic, 'online', { qos: 1, retain: true });
-    this.emit('ready');
   }
 
   #onClose(): void {
-    clearTimeout(this.#stableTimer);
-    this.#connectedSince = null;
     const client = this.#client;
     if (client) {
       // The outbox owns these records; drop MQTT.js's copies so it does not replay them on its own.
@@ -170,35 +119,20 @@ export class MqttAdapter extends EventEmitter<AdapterEvents> implements Adapter 
         if (entry.cmd === 'publish') client.removeOutgoingMessage(Number(mid));
       }
     }
-    if (this.#stopping) return;
-    if (this.#state === 'connected') this.#o.log.warn({ route: this.name }, 'mqtt connection lost');
-    this.#setState('disconnected');
-    const delay = this.#backoff.next();
-    this.#backoffMs = delay;
-    this.#o.onReconnectAttempt?.(delay);
-    this.#o.log.info({ route: this.name, attempt: this.#backoff.attempt, delay_ms: delay }, 'mqtt reconnect scheduled');
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = setTimeout(() => {
-      if (this.#stopping) return;
-      this.#setState('connecting');
+    this.lost(() => {
+      this.setState('connecting');
       this.#client?.reconnect();
-    }, delay);
+    });
   }
 
   #onError(err: Error): void {
-    const e = isTlsError(err)
-      ? new EdgeloopError('MQTT_TLS', `TLS with ${redactUrl(this.#o.route.url)} failed: ${err.message}`, { cause: err })
-      : new EdgeloopError('MQTT_CONNECT', `MQTT ${redactUrl(this.#o.route.url)}: ${err.message}`, { cause: err });
-    this.#lastError = e.describe();
-    this.#errorLog.hit((suppressed) => this.#o.log.error({ route: this.name, code: e.code, suppressed }, e.describe()));
+    const url = redactUrl(this.#o.route.url);
+    this.failed(
+      isTlsError(err)
+        ? new EdgeloopError('MQTT_TLS', `TLS with ${url} failed: ${err.message}`, { cause: err })
+        : new EdgeloopError('MQTT_CONNECT', `MQTT ${url}: ${err.message}`, { cause: err }),
+    );
   }
 
-  #setState(state: ConnectionState): void {
-    if (state === this.#state) return;
-    this.#state = state;
-    this.#o.log.debug({ route: this.name, state }, 'mqtt state');
-    this.#o.onState?.(state);
-    this.emit('state', state);
-  }
 }
 

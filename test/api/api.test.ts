@@ -6,7 +6,8 @@ import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { payloadOf, uuidv7, type DurableRecord } from '../../src/pipeline/record.ts';
-import { simulatedSensors, startInProcessGateway, type InProcessGateway } from '../app/gateway-fixture.ts';
+import { simulatedSensors, startGateway, type RunningGateway } from '../integration/gateway-fixture.ts';
+import { freePort } from '../support/ports.ts';
 import { waitUntil } from '../support/wait.ts';
 
 const TOKEN = 'api-test-token-0123';
@@ -15,12 +16,17 @@ const TLS_KEY = '/etc/edgeloop/private/client.key';
 const WS_MAX_BUFFERED = 64 * 1024;
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-let g: InProcessGateway;
+let g: RunningGateway;
+let url: string;
 
 before(async () => {
-  g = await startInProcessGateway({
+  g = await startGateway({
+    device: { id: 'test-dev' },
     sensors: simulatedSensors(2, 20),
-    api: { token: TOKEN, ws_max_buffered_bytes: WS_MAX_BUFFERED },
+    outbox: { store: 'memory' },
+    // The embedded broker on a free port: 1883 may belong to a system broker.
+    broker: { host: '127.0.0.1', port: await freePort() },
+    api: { host: '127.0.0.1', port: 0, token: TOKEN, ws_max_buffered_bytes: WS_MAX_BUFFERED },
     // The embedded broker accepts any credentials; tls is not used with mqtt:// but must still be hidden.
     mqtt: { username: 'gw', password: MQTT_PASSWORD, tls: { key: TLS_KEY } },
   });
@@ -31,13 +37,14 @@ before(async () => {
     timeoutMs: 10_000,
     describe: () => `gateway not publishing: ${JSON.stringify(g.gw.status().mqtt)}`,
   });
+  url = (g.gw.api as { url: string }).url;
 });
 after(() => g?.stop());
 
 async function call(path: string, init: { token?: string | null; method?: string; body?: string; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token !== null) headers.authorization = `Bearer ${init.token ?? TOKEN}`;
-  const res = await fetch(`${g.url}${path}`, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+  const res = await fetch(`${url}${path}`, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: init.body } : {}) });
   const text = await res.text();
   const json = res.headers.get('content-type')?.startsWith('application/json') ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   return { status: res.status, headers: res.headers, text, json };
@@ -68,7 +75,7 @@ describe('REST routes', () => {
     assert.equal(s.mqtt[0]!.name, 'default');
     assert.equal(s.mqtt[0]!.state, 'connected');
     assert.ok((s.mqtt[0]!.published as number) >= 4);
-    assert.deepEqual(s.sensors.map((x) => x.id), ['s0', 's1']);
+    assert.deepEqual(s.sensors.map((x) => x.id), ['s01', 's02']);
     for (const x of s.sensors) {
       assert.equal(typeof x.last_value, 'number');
       assert.ok((x.rate_hz as number) > 0, `rate of ${x.id}`);
@@ -76,7 +83,7 @@ describe('REST routes', () => {
       assert.equal(x.drops, 0);
       assert.ok((x.samples as number) >= 2);
     }
-    assert.deepEqual(Object.keys(s.queues).sort(), ['sensor:s0', 'sensor:s1']);
+    assert.deepEqual(Object.keys(s.queues).sort(), ['sensor:s01', 'sensor:s02']);
     for (const q of Object.values(s.queues)) {
       assert.equal(q.capacity, 1024);
       assert.equal(typeof q.depth, 'number');
@@ -89,14 +96,14 @@ describe('REST routes', () => {
     const r = await call('/api/v1/sensors');
     assert.equal(r.status, 200);
     const sensors = (r.json as { sensors: Record<string, unknown>[] }).sensors;
-    assert.deepEqual(sensors.map((x) => x.id), ['s0', 's1']);
+    assert.deepEqual(sensors.map((x) => x.id), ['s01', 's02']);
     assert.deepEqual(Object.keys(sensors[0]!).sort(), [
       'driver', 'drops', 'errors', 'id', 'interval_ms', 'last_error', 'last_ts', 'last_value', 'overruns', 'queue_depth',
       'rate_hz', 'samples', 'seq', 'timeouts', 'unit',
     ]);
     assert.equal(sensors[0]!.driver, 'simulated');
     assert.equal(sensors[0]!.interval_ms, 20);
-    assert.equal(sensors[0]!.unit, 'celsius');
+    assert.equal(sensors[0]!.unit, '');
     assert.match(sensors[0]!.last_ts as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
@@ -129,11 +136,11 @@ describe('REST routes', () => {
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
     const m = r.text;
-    assert.match(m, /^edgeloop_sensor_samples_total\{sensor="s0"\} [1-9]\d*$/m);
-    assert.match(m, /^edgeloop_sensor_samples_total\{sensor="s1"\} [1-9]\d*$/m);
+    assert.match(m, /^edgeloop_sensor_samples_total\{sensor="s01"\} [1-9]\d*$/m);
+    assert.match(m, /^edgeloop_sensor_samples_total\{sensor="s02"\} [1-9]\d*$/m);
     assert.match(m, /^# TYPE edgeloop_sensor_read_errors_total counter$/m);
     assert.match(m, /^# TYPE edgeloop_drops_total counter$/m);
-    assert.match(m, /^edgeloop_queue_depth\{queue="sensor:s0"\} \d+$/m);
+    assert.match(m, /^edgeloop_queue_depth\{queue="sensor:s01"\} \d+$/m);
     assert.match(m, /^edgeloop_publish_latency_seconds_bucket\{le="\+Inf",route="default"\} [1-9]\d*$/m);
     assert.match(m, /^edgeloop_publish_latency_seconds_count\{route="default"\} [1-9]\d*$/m);
     assert.match(m, /^edgeloop_mqtt_state\{route="default",state="connected"\} 1$/m);
@@ -231,7 +238,7 @@ class WsClient {
   }
 
   static open(query = `?token=${TOKEN}`, headers: Record<string, string> = {}): Promise<WsClient> {
-    const ws = new WebSocket(`${g.url.replace('http', 'ws')}/ws${query}`, { headers });
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws${query}`, { headers });
     after(() => ws.terminate());
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new WsClient(ws)));
@@ -266,7 +273,7 @@ class WsClient {
 
 /** The HTTP status a refused upgrade answered with. */
 function refusedUpgrade(query: string, headers: Record<string, string> = {}): Promise<number> {
-  const ws = new WebSocket(`${g.url.replace('http', 'ws')}/ws${query}`, { headers });
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/ws${query}`, { headers });
   // Terminating a refused socket reports "closed before the connection was established": expected here.
   ws.on('error', () => {});
   after(() => ws.terminate());
@@ -280,17 +287,17 @@ describe('WebSocket /ws', () => {
   test('with ?token=, a subscription to one sensor receives only that sensor\'s live records, in seq order', async () => {
     const c = await WsClient.open();
     const from = c.messages.length;
-    c.ws.send(JSON.stringify({ subscribe: ['sensors/s1'] }));
+    c.ws.send(JSON.stringify({ subscribe: ['sensors/s02'] }));
     const [ack] = await c.waitFor(1, (m) => m.type === 'subscribed', from);
-    assert.deepEqual(ack, { type: 'subscribed', topics: ['sensors/s1'] });
+    assert.deepEqual(ack, { type: 'subscribed', topics: ['sensors/s02'] });
     const records = await c.waitFor(8, (m) => m.type === 'record', from);
-    // Both channels produce at the same rate; all eight coming from s1 is the filter at work.
+    // Both channels produce at the same rate; all eight coming from s02 is the filter at work.
     for (const m of records) {
-      assert.equal(m.topic, 'sensors/s1');
+      assert.equal(m.topic, 'sensors/s02');
       const r = m.record as Record<string, unknown>;
-      assert.equal(r.sensor, 's1');
+      assert.equal(r.sensor, 's02');
       assert.equal(r.device, 'test-dev');
-      assert.equal(r.unit, 'celsius');
+      assert.equal(r.unit, '');
       assert.equal(typeof r.value, 'number');
       assert.match(r.id as string, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
     }
@@ -302,7 +309,7 @@ describe('WebSocket /ws', () => {
     const c = await WsClient.open('', AUTH);
     await c.subscribe(['sensors/*']);
     const records = await c.waitFor(10, (m) => m.type === 'record');
-    assert.deepEqual(new Set(records.map((m) => m.topic)), new Set(['sensors/s0', 'sensors/s1']));
+    assert.deepEqual(new Set(records.map((m) => m.topic)), new Set(['sensors/s01', 'sensors/s02']));
     const from = c.messages.length;
     c.ws.send(JSON.stringify({ unsubscribe: ['sensors/*'] }));
     const [ack] = await c.waitFor(1, (m) => m.type === 'subscribed', from);
@@ -343,8 +350,8 @@ describe('WebSocket /ws', () => {
       assert.equal(typeof frame!.message, 'string');
     }
     assert.equal(c.ws.readyState, WebSocket.OPEN);
-    await c.subscribe(['sensors/s0']);
-    await c.waitFor(1, (m) => m.topic === 'sensors/s0');
+    await c.subscribe(['sensors/s01']);
+    await c.waitFor(1, (m) => m.topic === 'sensors/s01');
   });
 
   test('a message over the size limit closes only that connection; the gateway keeps serving', async () => {

@@ -1,12 +1,9 @@
-// Shared setup for tests that run a whole gateway: in-process (API tests) or as a child through the CLI, the way it
-// runs in production (integration and CLI tests). Everything made here is removed by the caller's `after`.
+// Shared setup for tests that run the gateway as a child through the CLI, the way it runs in production (integration
+// and CLI tests); test/integration/gateway-fixture.ts runs one in-process. Callers remove what is made here.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { Gateway } from '../../src/app/gateway.ts';
-import { resolveConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/telemetry/logger.ts';
 import { spawnNode, type NodeChild, type SpawnNodeOptions } from '../support/child.ts';
 import { removeOnExit } from '../support/cleanup.ts';
 import { freePort } from '../support/ports.ts';
@@ -14,7 +11,7 @@ import { freePort } from '../support/ports.ts';
 export const CLI = 'src/cli/main.ts';
 
 /** A temp dir, removed by the returned `remove` (and on exit if a test dies before that). */
-export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
+async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'edgeloop-test-'));
   const forget = removeOnExit(path);
   return {
@@ -24,19 +21,6 @@ export async function tempDir(): Promise<{ path: string; remove: () => Promise<v
       forget();
     },
   };
-}
-
-/** `count` simulated channels named s0, s1, … at `intervalMs`. */
-export function simulatedSensors(count: number, intervalMs: number, extra: Record<string, unknown> = {}): Record<string, unknown>[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: `s${i}`,
-    driver: 'simulated',
-    interval_ms: intervalMs,
-    unit: 'celsius',
-    signal: 'noise',
-    seed: i + 1,
-    ...extra,
-  }));
 }
 
 /** `overrides` over `base`, one level deep: `{api: {token}}` keeps the other `api` defaults. */
@@ -59,34 +43,6 @@ function testDefaults(dataDir: string, brokerPort: number): Record<string, unkno
     broker: { host: '127.0.0.1', port: brokerPort },
     api: { host: '127.0.0.1', port: 0 },
     shutdown_timeout_ms: 5000,
-  };
-}
-
-export interface InProcessGateway {
-  gw: Gateway;
-  /** http://127.0.0.1:<api port> */
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** A gateway in this process with the embedded broker on a free port and an in-memory outbox. */
-export async function startInProcessGateway(overrides: Record<string, unknown>): Promise<InProcessGateway> {
-  const dir = await tempDir();
-  const raw = merge({ ...testDefaults(dir.path, await freePort()), outbox: { store: 'memory' } }, overrides);
-  const gw = new Gateway({ config: resolveConfig(raw), configSource: 'test', log: createLogger('silent', { pretty: false }) });
-  try {
-    await gw.start();
-  } catch (err) {
-    await dir.remove();
-    throw err;
-  }
-  return {
-    gw,
-    url: (gw.api as { url: string }).url,
-    stop: async () => {
-      await gw.stop();
-      await dir.remove();
-    },
   };
 }
 

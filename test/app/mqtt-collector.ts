@@ -41,8 +41,8 @@ export async function collect(url: string, topic: string, protocolVersion: 4 | 5
 }
 
 /** The first message a fresh subscription to `topic` gets: the retained one, if any. */
-export async function retainedOn(url: string, topic: string): Promise<Received> {
-  const c = await collect(url, topic);
+export async function retainedOn(url: string, topic: string, protocolVersion: 4 | 5 = 5): Promise<Received> {
+  const c = await collect(url, topic, protocolVersion);
   try {
     await c.waitFor((m) => m.length > 0, 5000, `a retained message on ${topic}`);
     return c.messages[0] as Received;
@@ -92,9 +92,10 @@ export function seqsBySensor(readings: Reading[]): Map<string, number[]> {
   return out;
 }
 
-/** Each sensor's seqs must run 1, 2, 3, … with no gap, duplicate or reordering. */
-export function assertContiguousFromOne(seqs: Map<string, number[]>): void {
+/** Each sensor's seqs must go up by exactly 1 (no gap, duplicate or reordering), from 1 unless `fromOne` is false. */
+export function assertConsecutive(seqs: Map<string, number[]>, fromOne = true): void {
   for (const [sensor, list] of seqs) {
-    assert.deepEqual(list, list.map((_, i) => i + 1), `seqs of ${sensor}`);
+    const first = fromOne ? 1 : (list[0] ?? 1);
+    assert.deepEqual(list, list.map((_, i) => first + i), `seqs of ${sensor}`);
   }
 }

@@ -44,6 +44,20 @@ describe('Ticker', () => {
     assert.deepEqual(ticker.stats, { ticks: 6, overruns: 0, missed: 0 });
   });
 
+  test('a phase delays tick 0, and the grid starts there', async (t) => {
+    const clock = virtualClock(t);
+    const scheduled: number[] = [];
+    const ticker = new Ticker(100, (at) => {
+      scheduled.push(at - T0);
+    });
+    ticker.start(30);
+    await clock.tick(29);
+    assert.deepEqual(scheduled, []);
+    for (const step of [1, 100, 100]) await clock.tick(step);
+    await ticker.stop();
+    assert.deepEqual(scheduled, [30, 130, 230]);
+  });
+
   test('ticks missed while the event loop was blocked are skipped and counted, not bunched', async () => {
     // Real timers: a blocked loop is what a busy CPU does to the sampler, and a mocked clock cannot drain the task's
     // promise between two timers due at the same instant.

@@ -55,7 +55,8 @@ function harness(
     onSample: changed,
     onError: (reason) => (errors.push(reason), changed()),
   });
-  t.after(() => sampler.stop());
+  // Bounded, so a regression that hangs stop() fails the test instead of hanging the run.
+  t.after(() => sampler.stop(), { timeout: 5000 });
   sampler.start();
   return {
     sampler, queue, errors, logs,
