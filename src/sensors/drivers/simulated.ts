@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EdgeloopError } from '../../errors.ts';
 import type { DriverDefinition, SensorDriver } from '../driver.ts';
+import { prng } from '../../pipeline/prng.ts';
 
 const Options = Type.Object(
   {
@@ -15,18 +16,6 @@ const Options = Type.Object(
   { additionalProperties: false },
 );
 type SimulatedOptions = Static<typeof Options>;
-
-/** mulberry32: small, fast and good enough for a test signal. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function create(o: SimulatedOptions): SensorDriver {
   const rand = prng(o.seed);
