@@ -49,6 +49,8 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
       reconnectPeriod: 0,
       // Only the in-flight window lives in MQTT.js; nothing waits in its offline queue.
       queueQoSZero: false,
+      // MQTT.js traces every packet through `debug`; even disabled, that costs ~7 % of the publish path.
+      log: () => undefined,
       will: { topic: this.#statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
       ...(v5 ? { properties: { sessionExpiryInterval: r.session_expiry_s } } : {}),
       ...(r.username !== undefined ? { username: r.username } : {}),
