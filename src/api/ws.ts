@@ -18,6 +18,8 @@ const checkMessage = TypeCompiler.Compile(ClientMessage);
 
 /** Close code for a client dropped as too slow (RFC 6455 1013: try again later). */
 export const WS_CLOSE_SLOW = 1013;
+/** How long a dropped client has to answer the close before its socket is cut. */
+const WS_CLOSE_GRACE_MS = 2000;
 /** Largest message a client may send. */
 export const WS_MAX_PAYLOAD = 16 * 1024;
 
@@ -27,11 +29,22 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
     clients++;
     gw.metrics.wsClients.set(clients);
     const filters = new Set<string>();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clients--;
+      gw.metrics.wsClients.set(clients);
+      unsubscribe();
+    };
     const send = (text: string) => {
       if (socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > maxBufferedBytes) {
         gw.metrics.drops.inc({ stage: 'ws', reason: 'slow-client' });
+        release();
         socket.close(WS_CLOSE_SLOW, 'too slow: send buffer full');
+        // A client that does not read will not answer the close either: cut it after a grace period.
+        setTimeout(() => socket.terminate(), WS_CLOSE_GRACE_MS).unref();
         return;
       }
       socket.send(text);
@@ -64,11 +77,7 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
       else m.unsubscribe.forEach((f) => filters.delete(f));
       send(JSON.stringify({ type: 'subscribed', topics: [...filters] }));
     });
-    socket.on('close', () => {
-      clients--;
-      gw.metrics.wsClients.set(clients);
-      unsubscribe();
-    });
+    socket.on('close', release);
   });
   return { clients: () => clients };
 }

@@ -29,7 +29,7 @@ export interface SamplerStats {
 export interface SamplerOptions {
   sensor: string;
   intervalMs: number;
-  /** Default: the interval, so a read never outlives its slot by more than one period. */
+  /** Default: the interval, but at least 1 s (a slow bus on a fast channel is overrun, not timed out). */
   timeoutMs?: number;
   driver: SensorDriver;
   queue: BoundedQueue<Reading>;

@@ -54,7 +54,8 @@ class Aggregate implements Stage {
     const stats: Emission['stats'] = {};
     for (const k of this.#stats) stats[k as keyof typeof all] = all[k as keyof typeof all];
     const emission = {
-      ts: Math.min(this.#start + this.#windowMs, Math.max(this.#lastTs, this.#start)),
+      // Stamped with the last reading of the window: the time its newest value was true.
+      ts: this.#lastTs,
       value: this.#stats.includes('mean') ? all.mean : all.last,
       stats,
       window_ms: this.#windowMs,

@@ -56,7 +56,8 @@ export interface RunningGateway {
 export async function startGateway(config: Record<string, unknown>, dataDir?: string): Promise<RunningGateway> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edgeloop-gw-'));
   const { logger, captured } = captureLog();
-  const resolved = resolveConfig({ data_dir: dir, api: { port: 0, host: '127.0.0.1' }, ...config });
+  // The embedded broker (when no route has a url) on a free port, never the machine's own 1883.
+  const resolved = resolveConfig({ data_dir: dir, api: { port: 0, host: '127.0.0.1' }, broker: { port: 0 }, ...config });
   const gw = new Gateway({ config: resolved, configSource: 'test', log: logger });
   await gw.start();
   return {

@@ -180,7 +180,7 @@ describe('outbox under faults', () => {
   test('a corrupt outbox file at start is quarantined and the gateway runs with a fresh one', async (t) => {
     const dir = tempDir();
     writeFileSync(join(dir, 'outbox.db'), Buffer.alloc(8192, 0x5a));
-    const g = await startGateway({ sensors: simulatedSensors(1, 20), broker: { port: 0 } }, dir);
+    const g = await startGateway({ sensors: simulatedSensors(1, 20) }, dir);
     t.after(() => g.stop());
     const entry = await g.log.waitFor((e) => e.code === 'EDGELOOP_ERR_OUTBOX_CORRUPT', 5_000);
     const aside = entry.moved_to as string;
