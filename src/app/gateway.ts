@@ -166,20 +166,13 @@ export class Gateway implements GatewayView {
     };
     await step('sensors', () => Promise.all(this.#channels.map((ch) => ch.stop())));
     await step('outbox flush', () => this.#outbox?.flush());
-    await step('in-flight publishes', () => this.#drainInflight(Math.min(2000, left() / 2)));
+    await step('in-flight publishes', () => Promise.all(this.#publishers.map((p) => p.settled(Math.min(2000, left() / 2)))));
     for (const p of this.#publishers) p.stop();
     await step('routes', () => Promise.all(this.#adapters.map((a) => a.stop(Math.min(3000, left())))));
     await step('api', () => this.#api?.close());
     await step('broker', () => this.#broker?.close());
     this.#outbox?.close();
     this.#log.info('gateway stopped');
-  }
-
-  async #drainInflight(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (this.#publishers.some((p) => p.inflight > 0) && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
   }
 
   #openStore(): OutboxStore {

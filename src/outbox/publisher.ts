@@ -1,7 +1,7 @@
 // Drains the outbox to one route: pipelined and in order, with at most `adapter.window` records unacknowledged.
 // A reconnect (or restart) starts again from the oldest unacknowledged row, so the backlog drains at full window
 // speed while new records keep being committed behind it.
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { nowMs } from '../pipeline/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -26,6 +26,8 @@ const ACK_FLUSH_MS = 50;
 export interface PublisherEvents {
   /** A record was acknowledged, `latencyMs` after it was observed. */
   acked: [latencyMs: number];
+  /** Nothing is in flight any more. */
+  idle: [];
 }
 
 export class Publisher extends EventEmitter<PublisherEvents> {
@@ -120,6 +122,15 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     }
   }
 
+  /** Resolves when nothing is in flight (acknowledged and written), or after `timeoutMs`. */
+  async settled(timeoutMs: number): Promise<void> {
+    if (this.#inflight === 0) return;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), timeoutMs);
+    await once(this, 'idle', { signal: ac.signal }).catch(() => undefined);
+    clearTimeout(timer);
+  }
+
   /** Stops taking new work; acknowledgements already received are written. */
   stop(): void {
     this.#unsubscribe?.();
@@ -176,6 +187,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.#acks = [];
     this.#inflight -= acks.length;
     this.#o.outbox.ack(this.#o.route, acks);
+    if (this.#inflight === 0) this.emit('idle');
   }
 
   #restart(): void {
@@ -185,6 +197,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.#next = 0;
     this.#generation++;
     this.#inflight = 0;
+    this.emit('idle');
     this.#o.outbox.rewind(this.#o.route);
   }
 }
