@@ -64,10 +64,6 @@ export class Gateway implements GatewayView {
     return this.#outbox;
   }
 
-  get brokerUrl(): string | undefined {
-    return this.#broker?.url;
-  }
-
   async start(): Promise<void> {
     const c = this.#config;
     const log = this.#log;

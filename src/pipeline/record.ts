@@ -4,9 +4,6 @@ import { randomFillSync } from 'node:crypto';
 
 export type RecordKind = 'reading' | 'detection' | 'status' | 'event';
 
-/** Priorities: higher leaves first when a backlog drains, and is dropped last when the outbox is full. */
-export const PRIORITY = { routine: 1, detection: 5, alarm: 9 } as const;
-
 /** A record before it is durable: the outbox gives it its per-source `seq`. */
 export interface RecordDraft {
   /** UUIDv7: time-ordered and unique, the consumer's idempotency key. */
@@ -18,6 +15,7 @@ export interface RecordDraft {
   topic: string;
   /** Epoch milliseconds of the observation. */
   ts: number;
+  /** 0–9 (routine readings 1): higher leaves first when a backlog drains and is dropped last when the outbox is full. */
   priority: number;
   /** Kind-specific fields, merged into the published payload. */
   data: Record<string, unknown>;
