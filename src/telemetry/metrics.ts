@@ -44,7 +44,8 @@ export class Metrics {
   readonly wsClients = new Gauge({ name: 'edgeloop_ws_clients', registers: [this.registry], help: 'Connected WebSocket clients' });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'edgeloop_process_' });
+    // The event-loop lag monitor wakes the loop at its precision: 100 ms instead of 10 ms spares an idle device.
+    collectDefaultMetrics({ register: this.registry, prefix: 'edgeloop_process_', eventLoopMonitoringPrecision: 100 });
   }
 
   /** Gauges that mirror live state are refreshed by collectors just before a scrape. */
