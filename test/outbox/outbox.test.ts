@@ -44,6 +44,13 @@ describe('Outbox', () => {
     assert.equal(ob.rows, 3);
   });
 
+  test('durability each: one commit per record', async () => {
+    const { ob, metrics } = makeOutbox({ durability: 'each' });
+    for (let i = 0; i < 5; i++) ob.add(draft());
+    assert.equal(ob.rows, 5, 'committed as they came, not at the end of the turn');
+    assert.equal((await metrics.registry.getSingleMetric('edgeloop_outbox_commits_total')!.get()).values[0]!.value, 5);
+  });
+
   test('seq continues from what the store remembers', async () => {
     const { store, metrics } = makeOutbox();
     store.append([{ id: 'x', source: 's1', seq: 41, topic: 't', priority: 1, ts: 0, created: 0, payload: '{}', pending: 1 }]);
