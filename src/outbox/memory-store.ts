@@ -26,7 +26,7 @@ export class MemoryStore implements OutboxStore {
     return rows.map((r) => {
       const oseq = this.#next++;
       const { source: _s, seq: _q, ...rest } = r;
-      this.#rows.set(oseq, { ...rest, oseq, bytes: Buffer.byteLength(r.payload) });
+      this.#rows.set(oseq, { ...rest, oseq });
       this.#seqs.set(r.source, r.seq);
       return oseq;
     });

@@ -121,18 +121,20 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     for (const d of drafts) {
       const seq = (seqs.get(d.source) ?? this.lastSeq(d.source)) + 1;
       seqs.set(d.source, seq);
-      const json = payloadOf({ ...d, seq }, this.#o.device);
+      const record: DurableRecord = { ...d, seq, json: '' };
+      const json = (record.json = payloadOf(record, this.#o.device));
       const pending = this.#routeMask(d.topic);
-      records.push({ ...d, seq, json });
+      records.push(record);
       if (pending !== 0) {
-        rows.push({ id: d.id, source: d.source, seq, topic: d.topic, priority: d.priority, ts: d.ts, created: now, payload: json, pending });
+        const bytes = Buffer.byteLength(json);
+        rows.push({ id: d.id, source: d.source, seq, topic: d.topic, priority: d.priority, ts: d.ts, created: now, payload: json, bytes, pending });
       }
     }
     const kept = this.#makeRoom(rows);
     let bytes = 0;
     try {
       this.store.append(kept);
-      for (const r of kept) bytes += Buffer.byteLength(r.payload);
+      for (const r of kept) bytes += r.bytes;
     } catch (err) {
       this.#o.log.error({ err: messageOf(err), records: drafts.length }, 'outbox write failed; will retry');
       this.#scheduleRetry();
@@ -158,10 +160,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     let room = c.max_rows - this.#rows;
     let roomBytes = c.max_bytes - this.#bytes;
     const kept = rows.filter((r) => {
-      const b = Buffer.byteLength(r.payload);
-      if (room <= 0 || roomBytes < b) return false;
+      if (room <= 0 || roomBytes < r.bytes) return false;
       room--;
-      roomBytes -= b;
+      roomBytes -= r.bytes;
       return true;
     });
     this.#drop('outbox-rejected', rows.length - kept.length);

@@ -127,7 +127,7 @@ export class SqliteStore implements OutboxStore {
       const last = new Map<string, number>();
       const oseqs = rows.map((r) => {
         last.set(r.source, r.seq);
-        const out = this.#s.insert.run(r.id, r.topic, r.priority, r.ts, r.created, Buffer.byteLength(r.payload), r.pending, r.payload);
+        const out = this.#s.insert.run(r.id, r.topic, r.priority, r.ts, r.created, r.bytes, r.pending, r.payload);
         return Number(out.lastInsertRowid);
       });
       for (const [source, seq] of last) this.#s.seq.run(source, seq);

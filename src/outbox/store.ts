@@ -13,6 +13,8 @@ export interface NewRow {
   /** When it entered the outbox (epoch ms), for the TTL. */
   created: number;
   payload: string;
+  /** UTF-8 size of the payload (for max_bytes), measured once by the outbox. */
+  bytes: number;
   /** Bit i set: route i still has to deliver it. */
   pending: number;
 }

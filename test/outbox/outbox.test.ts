@@ -53,7 +53,7 @@ describe('Outbox', () => {
 
   test('seq continues from what the store remembers', async () => {
     const { store, metrics } = makeOutbox();
-    store.append([{ id: 'x', source: 's1', seq: 41, topic: 't', priority: 1, ts: 0, created: 0, payload: '{}', pending: 1 }]);
+    store.append([{ id: 'x', source: 's1', seq: 41, topic: 't', priority: 1, ts: 0, created: 0, payload: '{}', bytes: 2, pending: 1 }]);
     const config = resolveConfig({ outbox: { store: 'memory' } }).outbox;
     const ob = new Outbox({ store, config, device: 'd', routes: [{ name: 'r', topics: ['#'] }], log, metrics });
     const done = committed(ob);

@@ -8,7 +8,7 @@ export type MakeStore = () => { store: OutboxStore; cleanup: () => void };
 let n = 0;
 export function row(over: Partial<NewRow> = {}): NewRow {
   n++;
-  return {
+  const r = {
     id: `id-${n}`,
     source: 's1',
     seq: n,
@@ -20,6 +20,7 @@ export function row(over: Partial<NewRow> = {}): NewRow {
     pending: 1,
     ...over,
   };
+  return { ...r, bytes: Buffer.byteLength(r.payload) };
 }
 
 export function storeSuite(name: string, make: MakeStore): void {
