@@ -7,6 +7,10 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[i] as number;
 }
 
+export function median(values: number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
 export function latencySummary(values: number[]): { n: number; p50_ms: number; p99_ms: number; mean_ms: number; max_ms: number } {
   const s = [...values].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
