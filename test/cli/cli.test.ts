@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { CLI, spawnGateway, waitForMsg, writeGatewayConfig } from '../app/gateway-fixture.ts';
+import { CLI, spawnGateway, waitForMsg, writeGatewayConfig } from '../app/gateway-child.ts';
 import { simulatedSensors } from '../integration/gateway-fixture.ts';
 import { spawnNode } from '../support/child.ts';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { spawnGateway, waitForMsg } from '../app/gateway-fixture.ts';
+import { spawnGateway, waitForMsg } from '../app/gateway-child.ts';
 import { simulatedSensors } from './gateway-fixture.ts';
 import { assertConsecutive, checkReading, collect, retainedOn, seqsBySensor } from '../app/mqtt-collector.ts';
 import { freePort } from '../support/ports.ts';

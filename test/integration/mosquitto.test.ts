@@ -1,7 +1,7 @@
 // The gateway, run through the CLI as in production, publishing to a real Mosquitto over MQTT 3.1.1 and 5.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { spawnGateway, waitForMsg } from '../app/gateway-fixture.ts';
+import { spawnGateway, waitForMsg } from '../app/gateway-child.ts';
 import { simulatedSensors } from './gateway-fixture.ts';
 import { assertConsecutive, checkReading, collect, retainedOn, seqsBySensor, type Reading } from '../app/mqtt-collector.ts';
 import { runMosquittoSub } from '../support/mosquitto-sub.ts';
