@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { stringify } from 'yaml';
+import { CLI, writeGatewayConfig } from '../app/gateway-child.ts';
 import { spawnNode, type NodeChild } from '../support/child.ts';
 import { startMosquitto, type MosquittoHandle } from '../support/mosquitto.ts';
 import { freePort } from '../support/ports.ts';
@@ -47,20 +47,14 @@ describe('outbox under faults', () => {
     broker = await startMosquitto({ maxInflight: 0 });
     const sub = await startSubscriber({ url: broker.url, topic: TOPIC, clientId: 'audit-kill' });
     t.after(() => sub.close());
-    const dir = tempDir();
     const window = 50;
-    const configFile = join(dir, 'edgeloop.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        device: { id: 'crash' },
-        data_dir: join(dir, 'data'),
-        api: { port: await freePort(), host: '127.0.0.1' },
-        mqtt: { url: broker.url, protocol_version: 5, window },
-        sensors: simulatedSensors(SENSORS, 2),
-      }),
-    );
-    const run = (): NodeChild => spawnNode(['src/cli/main.ts', 'run', '-c', configFile]);
+    const { configFile, remove } = await writeGatewayConfig({
+      device: { id: 'crash' },
+      mqtt: { url: broker.url, protocol_version: 5, window },
+      sensors: simulatedSensors(SENSORS, 2),
+    });
+    t.after(remove);
+    const run = (): NodeChild => spawnNode([CLI, 'run', '-c', configFile]);
     let gw = run();
     t.after(() => gw.kill('SIGKILL'));
     await gw.waitForLog((e) => e.msg === 'mqtt connected', 15_000);
