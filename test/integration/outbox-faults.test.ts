@@ -73,6 +73,7 @@ describe('outbox under faults', () => {
     const stats = sub.stats();
     assert.ok(complete(1)(stats), summary(stats));
     assert.ok(stats.duplicates <= window, `${stats.duplicates} duplicates > window ${window}`);
+    t.diagnostic(`killed after ${atKill} records; ${stats.received} received in all, ${stats.duplicates} duplicates, no gap`);
     assert.equal(stats.malformed, 0);
   });
 
@@ -126,6 +127,7 @@ describe('outbox under faults', () => {
     await g.log.waitFor((e) => e.msg === 'mqtt connected' && g.log.entries.indexOf(e) >= mark, 5_000);
     const reconnectMs = Date.now() - healedAt;
     assert.ok(reconnectMs <= 2000, `reconnected ${reconnectMs} ms after the heal`);
+    t.diagnostic(`${during} records waited in the outbox during the cut; reconnected ${reconnectMs} ms after the heal`);
     const metrics = await g.gw.metrics.render();
     assert.match(metrics, /edgeloop_mqtt_reconnects_total\{route="default"\} [3-9]|edgeloop_mqtt_reconnects_total\{route="default"\} \d\d/);
     const target = totalMax(sub.stats()) + during;
