@@ -51,6 +51,27 @@ describe('Outbox', () => {
     assert.equal((await metrics.registry.getSingleMetric('edgeloop_outbox_commits_total')!.get()).values[0]!.value, 5);
   });
 
+  test('a failed commit is retried: nothing is lost and no seq is skipped', async () => {
+    class FailOnce extends MemoryStore {
+      failures = 1;
+      override append(rows: Parameters<MemoryStore['append']>[0]) {
+        if (this.failures-- > 0) throw new Error('disk I/O error');
+        return super.append(rows);
+      }
+    }
+    const config = resolveConfig({ outbox: { store: 'memory' } }).outbox;
+    const ob = new Outbox({ store: new FailOnce(), config, device: 'd', routes: [{ name: 'r', topics: ['#'] }], log, metrics: new Metrics() });
+    const done = committed(ob);
+    ob.add(draft('s1'));
+    ob.add(draft('s1'));
+    ob.flush();
+    assert.equal(ob.rows, 0, 'the first attempt failed');
+    assert.deepEqual((await done).map((r) => r.seq), [1, 2]);
+    assert.equal(ob.rows, 2);
+    assert.equal(ob.drops['write-error'], 0);
+    ob.close();
+  });
+
   test('seq continues from what the store remembers', async () => {
     const { store, metrics } = makeOutbox();
     store.append([{ id: 'x', source: 's1', seq: 41, topic: 't', priority: 1, ts: 0, created: 0, payload: '{}', bytes: 2, pending: 1 }]);
