@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { EdgeloopError } from '../errors.ts';
+import type { DriverDefinition } from '../sensors/driver.ts';
 import { DRIVERS } from '../sensors/registry.ts';
 import { DEMO_CONFIG } from './demo.ts';
 import { ConfigSchema, MqttRouteSchema, SensorSchema, type Config, type HttpRouteConfig, type MqttRouteConfig } from './schema.ts';
@@ -130,6 +131,10 @@ function checkSensors(sensors: Record<string, unknown>[]): ConfigIssue[] {
     const options = driverOptions(sensor);
     const withDefaults = Value.Default(def.options, options);
     const found = checkValue(def.options, withDefaults, `sensors[${i}]`);
+    if (found.length === 0) {
+      const semantic = (def as DriverDefinition<Record<string, unknown>>).check?.(withDefaults as Record<string, unknown>) ?? [];
+      found.push(...semantic.map((p) => ({ path: `sensors[${i}].${p.key}`, message: p.message })));
+    }
     if (found.length === 0) Object.assign(sensor, withDefaults);
     issues.push(...found);
   });

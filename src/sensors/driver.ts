@@ -18,5 +18,7 @@ export interface DriverContext {
 export interface DriverDefinition<Options = Record<string, unknown>> {
   /** TypeBox schema of the driver's own keys on a `sensors[]` entry (validated by `edgeloop check`). */
   options: TSchema;
+  /** What the schema cannot say (a regular expression that does not compile, …): problems by option key. */
+  check?(options: Options): { key: string; message: string }[];
   create(options: Options, context: DriverContext): SensorDriver;
 }

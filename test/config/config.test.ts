@@ -57,6 +57,16 @@ const BAD: [string, unknown, (string | RegExp)[]][] = [
   ],
   ['w1 without device_id', base({ driver: 'w1' }), ['sensors[2].device_id: is required']],
   [
+    'command pattern that does not compile',
+    base({ driver: 'command', command: ['true'], pattern: 't=(' }),
+    [/^sensors\[2\]\.pattern: "t=\(" is not a valid regular expression: /],
+  ],
+  [
+    'command pattern without a capture group',
+    base({ driver: 'command', command: ['true'], pattern: 't=\\S+' }),
+    [/^sensors\[2\]\.pattern: "t=\\\\S\+" needs a capture group around the number/],
+  ],
+  [
     'unknown driver option',
     base({ driver: 'linux-thermal', zone: 1, sensitivity: 2 }),
     ['sensors[2].sensitivity: is not a known key (known: zone)'],

@@ -25,21 +25,22 @@ const MAX_STDERR = 4 * 1024;
 const KILL_GRACE_MS = 1000;
 const FIRST_NUMBER = /[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?/;
 
-function compilePattern(pattern: string): RegExp {
-  let re: RegExp;
+/** Why `pattern` cannot be used, or undefined when it can. */
+function patternProblem(pattern: string): string | undefined {
   try {
-    re = new RegExp(pattern);
+    new RegExp(pattern);
   } catch (cause) {
-    const why = `pattern ${JSON.stringify(pattern)} is not a valid regular expression: ${messageOf(cause)}`;
-    throw new EdgeloopError('CONFIG_INVALID', why, { cause });
+    return `${JSON.stringify(pattern)} is not a valid regular expression: ${messageOf(cause)}`;
   }
   // An alternation with the empty pattern always matches, and its result has one slot per capture group.
   const groups = (new RegExp(`${pattern}|`).exec('')?.length ?? 1) - 1;
-  if (groups < 1) {
-    const why = `pattern ${JSON.stringify(pattern)} needs a capture group around the number, e.g. "t=(\\S+)"`;
-    throw new EdgeloopError('CONFIG_INVALID', why);
-  }
-  return re;
+  return groups < 1 ? `${JSON.stringify(pattern)} needs a capture group around the number, e.g. "t=(\\S+)"` : undefined;
+}
+
+function compilePattern(pattern: string): RegExp {
+  const problem = patternProblem(pattern);
+  if (problem) throw new EdgeloopError('CONFIG_INVALID', `pattern ${problem}`);
+  return new RegExp(pattern);
 }
 
 function create(o: CommandOptions): SensorDriver {
@@ -140,4 +141,9 @@ function create(o: CommandOptions): SensorDriver {
   };
 }
 
-export const command: DriverDefinition<CommandOptions> = { options: Options, create };
+function check(o: CommandOptions): { key: string; message: string }[] {
+  const problem = o.pattern === undefined ? undefined : patternProblem(o.pattern);
+  return problem ? [{ key: 'pattern', message: problem }] : [];
+}
+
+export const command: DriverDefinition<CommandOptions> = { options: Options, check, create };
