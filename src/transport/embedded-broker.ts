@@ -31,8 +31,8 @@ export async function startEmbeddedBroker(host: string, port: number): Promise<E
     if (code === 'EADDRINUSE') {
       throw new EdgeloopError(
         'BROKER_PORT_IN_USE',
-        `cannot start the embedded MQTT broker: ${host}:${port} is already in use. Set broker.port (EDGELOOP_BROKER__PORT) ` +
-          `to a free port, or set mqtt.url (EDGELOOP_MQTT__URL) to use the broker that is listening there`,
+        `cannot start the embedded MQTT broker: ${host}:${port} is already in use ` +
+          `(from the environment: EDGELOOP_BROKER__PORT, EDGELOOP_MQTT__URL)`,
         { cause: err },
       );
     }
