@@ -1,7 +1,13 @@
-// `npm run bench -- outbox [--messages 50000] [--rounds 5] [--backlog 100000]`: 1 KB QoS 1 messages to a local
-// Mosquitto, in one run: (a) raw MQTT.js with 100 in flight and no persistence; (b) the same load through the edgeloop outbox
-// (SQLite, durability batch, window 100); (c) the drain rate of a backlog already in the outbox when the broker
-// comes back; (d) for reference, MQTT.js replaying its own offline queue.
+// `npm run bench -- outbox [--messages 50000] [--rounds 7] [--backlog 100000]`: 1 KB QoS 1 messages to a local
+// Mosquitto, in one run:
+// (a) raw MQTT.js sending the same messages as the outbox (each record serialised, `edgeloop-id` user property),
+//     100 in flight, nothing persisted; (a0) for reference, raw MQTT.js repeating one constant payload without
+//     properties;
+// (b) the same records through the edgeloop outbox (SQLite, durability batch, window 100), the producer keeping at
+//     most AHEAD records unacknowledged, as (a) keeps its window; (b_open) for reference, every record handed over at
+//     once, 500 a turn, so a backlog builds and is read back from the store;
+// (c) the drain rate of a backlog already in the outbox when the broker comes back; (d) for reference, MQTT.js
+//     replaying its own offline queue.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +16,7 @@ import { mqttRoutes, resolveConfig } from '../src/config/load.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
 import { Publisher } from '../src/outbox/publisher.ts';
 import { SqliteStore } from '../src/outbox/sqlite-store.ts';
-import { uuidv7, type RecordDraft } from '../src/pipeline/record.ts';
+import { payloadOf, uuidv7, type RecordDraft } from '../src/pipeline/record.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { Metrics } from '../src/telemetry/metrics.ts';
 import { MqttAdapter } from '../src/transport/mqtt.ts';
@@ -19,19 +25,23 @@ import type { BenchArgs } from './run.ts';
 import { median, numberArg } from './stats.ts';
 
 const WINDOW = 100;
+/** Records the closed-loop producer may have handed over and not yet seen acknowledged: ten windows. */
+const AHEAD = 10 * WINDOW;
+const CHUNK = 500;
 const PAD = 'x'.repeat(900);
 const log = createLogger('warn', { pretty: false });
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 function draft(i: number): RecordDraft {
   // ~1 KB once serialised with id, device, seq and ts.
   return { id: uuidv7(), kind: 'reading', source: `s${i % 16}`, topic: `bench/s${i % 16}`, ts: Date.now(), priority: 1, data: { pad: PAD } };
 }
 
-async function raw(url: string, n: number): Promise<number> {
+/** MQTT.js with `WINDOW` publishes in flight; `message(i)` gives each one's topic, payload and options. */
+async function raw(url: string, n: number, message: (i: number) => [string, string, mqtt.IClientPublishOptions]): Promise<number> {
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: 'bench-raw-outbox' });
   (client.stream as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
-  const payload = JSON.stringify({ id: uuidv7(), device: 'bench', seq: 1, ts: new Date().toISOString(), pad: PAD });
   const t0 = performance.now();
   await new Promise<void>((resolve) => {
     let sent = 0;
@@ -41,8 +51,8 @@ async function raw(url: string, n: number): Promise<number> {
       else if (sent < n) send();
     };
     const send = () => {
-      sent++;
-      client.publish(`bench/raw/s${sent % 16}`, payload, { qos: 1 }, next);
+      const [topic, payload, options] = message(sent++);
+      client.publish(topic, payload, options, next);
     };
     for (let i = 0; i < Math.min(WINDOW, n); i++) send();
   });
@@ -50,6 +60,16 @@ async function raw(url: string, n: number): Promise<number> {
   await client.endAsync();
   return ms;
 }
+
+/** What the outbox publishes for record `i`, built the same way, by MQTT.js directly. */
+const sameMessages = (i: number): [string, string, mqtt.IClientPublishOptions] => {
+  const d = draft(i);
+  const payload = payloadOf({ ...d, seq: Math.floor(i / 16) + 1 }, 'bench');
+  return [`edgeloop/bench/${d.topic}`, payload, { qos: 1, properties: { userProperties: { 'edgeloop-id': d.id } } }];
+};
+
+const constant = JSON.stringify({ id: uuidv7(), device: 'bench', seq: 1, ts: new Date().toISOString(), pad: PAD });
+const constantMessage = (i: number): [string, string, mqtt.IClientPublishOptions] => [`bench/raw/s${i % 16}`, constant, { qos: 1 }];
 
 /** An outbox with one MQTT route on `url`, as the gateway composes it. */
 function outboxRoute(url: string, dir: string) {
@@ -79,18 +99,29 @@ function outboxRoute(url: string, dir: string) {
   return { outbox, adapter, publisher, acked, close };
 }
 
-async function throughOutbox(url: string, n: number): Promise<number> {
+/** Records through the outbox; `ahead`: at most this many handed over and not yet acknowledged (Infinity: open loop). */
+async function throughOutbox(url: string, n: number, ahead: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-bench-outbox-'));
   const r = outboxRoute(url, dir);
   const ready = new Promise<void>((resolve) => r.adapter.once('ready', () => resolve()));
   r.publisher.start();
   await ready;
-  const done = r.acked(n);
+  let acked = 0;
+  let wake: (() => void) | undefined;
+  const done = new Promise<void>((resolve) => {
+    r.publisher.on('acked', () => {
+      if (++acked === n) resolve();
+      if (wake && added - acked <= ahead - CHUNK) wake();
+    });
+  });
+  let added = 0;
   const t0 = performance.now();
   // The producer hands over chunks a turn of the event loop apart, as sources do, so publishing interleaves.
-  for (let i = 0; i < n; i += 500) {
-    for (let j = i; j < Math.min(n, i + 500); j++) r.outbox.add(draft(j));
-    await new Promise((resolve) => setImmediate(resolve));
+  while (added < n) {
+    if (added - acked > ahead - CHUNK) await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
+    for (const end = Math.min(n, added + CHUNK); added < end; ) r.outbox.add(draft(added++));
+    await turn();
   }
   await done;
   const ms = performance.now() - t0;
@@ -134,35 +165,46 @@ async function mqttjsReplay(url: string, n: number): Promise<number> {
 
 export default async function (args: BenchArgs): Promise<Record<string, unknown>> {
   const n = numberArg(args, 'messages', 50_000);
-  const rounds = numberArg(args, 'rounds', 5);
+  const rounds = numberArg(args, 'rounds', 7);
   const backlog = numberArg(args, 'backlog', 100_000);
   const replay = numberArg(args, 'replay', 20_000);
   const broker = await startMosquitto({ maxInflight: 0 });
   try {
-    // (a) and (b) alternate for several rounds after a warm-up of each; the medians compare them, so a burst of
-    // load from elsewhere on this shared machine moves one round, not the verdict.
-    await raw(broker.url, Math.min(n, 10_000));
-    await throughOutbox(broker.url, Math.min(n, 10_000));
-    const a: number[] = [];
-    const b: number[] = [];
+    // The phases alternate for several rounds after a warm-up of each; the medians compare them, so a burst of load
+    // from elsewhere on this shared machine moves one round, not the verdict.
+    const warm = Math.min(n, 10_000);
+    await raw(broker.url, warm, sameMessages);
+    await throughOutbox(broker.url, warm, AHEAD);
+    const phases = {
+      a: () => raw(broker.url, n, sameMessages),
+      b: () => throughOutbox(broker.url, n, AHEAD),
+      a0: () => raw(broker.url, n, constantMessage),
+      b_open: () => throughOutbox(broker.url, n, Infinity),
+    };
+    const rounds_: Record<keyof typeof phases, number[]> = { a: [], b: [], a0: [], b_open: [] };
     for (let i = 0; i < rounds; i++) {
-      a.push(rate(n, await raw(broker.url, n)));
-      b.push(rate(n, await throughOutbox(broker.url, n)));
+      for (const [name, run] of Object.entries(phases)) rounds_[name as keyof typeof phases].push(rate(n, await run()));
     }
     const d = await drain(broker.url, backlog);
     const replayMs = await mqttjsReplay(broker.url, replay);
-    const ma = median(a);
-    const mb = median(b);
+    const m = Object.fromEntries(Object.entries(rounds_).map(([k, v]) => [k, median(v)])) as Record<keyof typeof phases, number>;
+    const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
+    // Each round's b against the a measured just before it: a slow drift in the machine's load cancels out.
+    const paired = median(rounds_.b.map((b, i) => b / (rounds_.a[i] as number)));
     return {
       config: {
-        payload_bytes: 1024, qos: 1, window: WINDOW, messages: n, rounds, backlog, durability: 'batch',
+        payload_bytes: 1024, qos: 1, window: WINDOW, producer_ahead: AHEAD, messages: n, rounds, backlog, durability: 'batch',
         broker: 'mosquitto 2 (set_tcp_nodelay)',
       },
-      a_raw_mqttjs_msgs_per_s: ma,
-      b_edgeloop_outbox_msgs_per_s: mb,
-      ratio_b_over_a: Math.round((mb / ma) * 100) / 100,
-      rounds_a: a,
-      rounds_b: b,
+      a_raw_mqttjs_msgs_per_s: m.a,
+      b_edgeloop_outbox_msgs_per_s: m.b,
+      ratio_b_over_a: ratio(m.b, m.a),
+      ratio_b_over_a_paired_median: Math.round(paired * 100) / 100,
+      a0_raw_mqttjs_constant_payload_msgs_per_s: m.a0,
+      ratio_b_over_a0: ratio(m.b, m.a0),
+      b_open_loop_msgs_per_s: m.b_open,
+      ratio_b_open_over_a: ratio(m.b_open, m.a),
+      rounds: rounds_,
       c_backlog_fill_msgs_per_s: rate(backlog, d.fill_ms),
       c_backlog_drain_msgs_per_s: rate(backlog, d.drain_ms),
       d_mqttjs_store_replay_msgs_per_s: rate(replay, replayMs),

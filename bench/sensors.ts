@@ -73,6 +73,8 @@ async function edgeloopPhase(url: string, channels: number, hz: number, duration
   const rssEnd = process.memoryUsage().rss;
   const after = count();
   const samples = after.samples - before.samples;
+  // Two turns later every sample counted above has passed its queue and been committed.
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
   const waiting = gw.outbox().rows;
   await gw.stop();
   rmSync(dir, { recursive: true, force: true });

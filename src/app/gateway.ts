@@ -161,7 +161,7 @@ export class Gateway implements GatewayView {
       }
     };
     await step('sensors', () => Promise.all(this.#channels.map((ch) => ch.stop())));
-    await step('outbox flush', () => this.#outbox?.flush());
+    await step('outbox flush', () => this.#outbox?.synced());
     await step('in-flight publishes', () => Promise.all(this.#publishers.map((p) => p.settled(Math.min(2000, left() / 2)))));
     for (const p of this.#publishers) p.stop();
     await step('routes', () => Promise.all(this.#adapters.map((a) => a.stop(Math.min(3000, left())))));
@@ -217,6 +217,7 @@ export class Gateway implements GatewayView {
 
   status(): StatusView {
     const ob = this.#outbox;
+    ob?.sweep();
     return {
       version: VERSION,
       device: this.device,
@@ -246,6 +247,7 @@ export class Gateway implements GatewayView {
 
   outbox(): OutboxView {
     const ob = this.#outbox as Outbox;
+    ob.sweep();
     const age = ob.oldestAgeMs();
     const { byTopic, byPriority } = ob.store.breakdown();
     const c = this.#config.outbox;

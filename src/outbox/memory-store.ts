@@ -17,6 +17,8 @@ export class MemoryStore implements OutboxStore {
   #seqs = new Map<string, number>();
   #dead: DeadLetter[] = [];
   #next = 1;
+  /** route → priority → oseq delivered up to. */
+  #marks = new Map<number, Map<number, number>>();
 
   loadSeqs(): Map<string, number> {
     return new Map(this.#seqs);
@@ -32,10 +34,14 @@ export class MemoryStore implements OutboxStore {
     });
   }
 
-  fetch(routeBit: number, priority: number, after: number, limit: number): StoredRow[] {
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  fetch(routeBit: number, priority: number, after: number, upTo: number, limit: number): StoredRow[] {
     const out: StoredRow[] = [];
     for (const r of this.#rows.values()) {
-      if (out.length >= limit) break;
+      if (out.length >= limit || r.oseq > upTo) break;
       if (r.priority === priority && r.oseq > after && (r.pending & routeBit) !== 0) {
         out.push({ oseq: r.oseq, id: r.id, topic: r.topic, priority: r.priority, ts: r.ts, payload: r.payload });
       }
@@ -47,8 +53,24 @@ export class MemoryStore implements OutboxStore {
     return [...new Set([...this.#rows.values()].map((r) => r.priority))].sort((a, b) => b - a);
   }
 
-  ack(routeBit: number, oseqs: number[]): Removed {
-    return this.#remove(oseqs.filter((o) => this.#clear(o, routeBit)));
+  mark(route: number, marks: Iterable<[number, number]>): void {
+    const mine = this.marks(route);
+    for (const [priority, oseq] of marks) mine.set(priority, Math.max(oseq, mine.get(priority) ?? 0));
+    this.#marks.set(route, mine);
+  }
+
+  marks(route: number): Map<number, number> {
+    return new Map(this.#marks.get(route));
+  }
+
+  sweep(): Removed {
+    const done = (r: Row) => {
+      for (let bits = r.pending, route = 0; bits !== 0; bits >>>= 1, route++) {
+        if ((bits & 1) !== 0 && (this.#marks.get(route)?.get(r.priority) ?? 0) < r.oseq) return false;
+      }
+      return true;
+    };
+    return this.#remove([...this.#rows.values()].filter(done).map((r) => r.oseq));
   }
 
   deadLetter(routeBit: number, letter: Omit<DeadLetter, 'payload' | 'id' | 'topic'>): Removed {

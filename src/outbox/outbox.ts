@@ -1,11 +1,14 @@
 // The only way out of the gateway. Records are numbered per source and made durable in group commits before any
 // route may publish them; a row leaves the store only when every route that carries it was acknowledged.
-import { EventEmitter } from 'node:events';
+//
+// A commit becomes visible (the `committed` event, `fetch`) only once the store has synced it. While a route keeps
+// up, the rows released are handed to it straight from memory (its tail) instead of being read back from the store.
+import { EventEmitter, once } from 'node:events';
 import type { OutboxConfig } from '../config/schema.ts';
 import { messageOf } from '../errors.ts';
 import { topicMatches } from '../pipeline/live-bus.ts';
 import { payloadOf, type DurableRecord, type RecordDraft } from '../pipeline/record.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { DeadLetter, NewRow, OutboxStore, StoredRow } from './store.ts';
 
@@ -33,6 +36,20 @@ export interface OutboxOptions {
 
 /** Records waiting for a commit after a write error, at most this many batches' worth. */
 const RETRY_BATCHES = 10;
+/** Delivered rows are deleted once this many have gathered, or after SWEEP_MS. */
+const SWEEP_ROWS = 1024;
+const SWEEP_MS = 1000;
+/** A route's tail longer than this (it is not keeping up) is dropped: it reads from the store again. */
+const TAIL_MAX = 4096;
+
+interface Unsynced {
+  records: DurableRecord[];
+  rows: StoredRow[];
+  /** Routes' bits per row of `rows`. */
+  masks: number[];
+  /** False once rows were deleted meanwhile (evicted, expired, purged): routes then read the store, not this. */
+  toTails: boolean;
+}
 
 export class Outbox extends EventEmitter<OutboxEvents> {
   readonly store: OutboxStore;
@@ -50,6 +67,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   #priorities: Set<number>;
   /** Per route: per priority, the last oseq handed out. */
   #cursors: Map<number, number>[];
+  /** Per route: rows released since it caught up with the store, or null while it reads from the store. */
+  #tails: (StoredRow[] | null)[];
+  /** Committed, waiting for the store's sync; in commit order. */
+  #unsynced: Unsynced[] = [];
+  #syncing = false;
+  #unswept = 0;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #markErrors = new RateLimitedLog();
   #expiryTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
 
@@ -60,11 +85,13 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.store = options.store;
     this.routes = options.routes;
     this.#seqs = options.store.loadSeqs();
+    options.store.sweep();
     const t = options.store.totals();
     this.#rows = t.rows;
     this.#bytes = t.bytes;
     this.#priorities = new Set(options.store.priorities());
-    this.#cursors = options.routes.map(() => new Map());
+    this.#cursors = options.routes.map((_, i) => options.store.marks(i));
+    this.#tails = options.routes.map(() => null);
     const ttl = options.config.ttl_s;
     if (ttl > 0) {
       this.#expiryTimer = setInterval(() => this.expire(), Math.min(ttl * 100, 60_000));
@@ -132,8 +159,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     const kept = this.#makeRoom(rows);
     let bytes = 0;
+    let oseqs: number[];
     try {
-      this.store.append(kept);
+      oseqs = this.store.append(kept);
       for (const r of kept) bytes += r.bytes;
     } catch (err) {
       this.#o.log.error({ err: messageOf(err), records: drafts.length }, 'outbox write failed; will retry');
@@ -145,18 +173,72 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.#bytes += bytes;
     for (const r of kept) this.#priorities.add(r.priority);
     this.#o.metrics.commits.inc();
-    this.#enforceBounds();
     // Rejected rows are left out of the store and of the live view, but keep their seq: the gap shows the loss.
     const keptSet = new Set(kept);
     const rejected = new Set(rows.filter((r) => !keptSet.has(r)).map((r) => r.id));
-    this.emit('committed', rejected.size === 0 ? records : records.filter((r) => !rejected.has(r.id)));
+    this.#unsynced.push({
+      records: rejected.size === 0 ? records : records.filter((r) => !rejected.has(r.id)),
+      rows: kept.map((r, i) => ({ oseq: oseqs[i] as number, id: r.id, topic: r.topic, priority: r.priority, ts: r.ts, payload: r.payload })),
+      masks: kept.map((r) => r.pending),
+      toTails: true,
+    });
+    this.#enforceBounds();
+    this.#sync();
     return true;
+  }
+
+  /** One sync at a time; the commits made while it runs share the next one (group commit across turns). */
+  #sync(): void {
+    if (this.#syncing || this.#unsynced.length === 0 || this.#closed) return;
+    this.#syncing = true;
+    const batches = this.#unsynced.length;
+    const release = () => {
+      this.#syncing = false;
+      if (this.#closed) return;
+      for (const batch of this.#unsynced.splice(0, batches)) this.#release(batch);
+      this.#sync();
+    };
+    this.store.sync().then(release, (err: unknown) => {
+      this.#o.log.error({ err: messageOf(err) }, 'outbox sync failed; the records are committed but may not survive power loss');
+      release();
+    });
+  }
+
+  #release(batch: Unsynced): void {
+    if (batch.toTails) this.#feedTails(batch);
+    else this.#forgetTails();
+    this.emit('committed', batch.records);
+  }
+
+  #feedTails({ rows, masks }: Unsynced): void {
+    if (rows.length === 0) return;
+    const top = rows.reduce((p, r) => Math.max(p, r.priority), 0);
+    this.#tails.forEach((tail, route) => {
+      if (tail === null) return;
+      const bit = 1 << route;
+      // Behind rows of a lower priority, a higher one must wait: the store's fetch orders them instead.
+      const last = tail[tail.length - 1];
+      if ((last !== undefined && last.priority < top) || tail.length + rows.length > TAIL_MAX) {
+        this.#tails[route] = null;
+        return;
+      }
+      const mine = rows.filter((_, i) => ((masks[i] as number) & bit) !== 0);
+      if (mine.some((r) => r.priority !== mine[0]?.priority)) mine.sort((a, b) => b.priority - a.priority);
+      tail.push(...mine);
+    });
+  }
+
+  /** Resolves once everything committed so far has been released (synced). */
+  async synced(): Promise<void> {
+    this.flush();
+    while (this.#unsynced.length > 0 && !this.#closed) await once(this, 'committed');
   }
 
   /** With `reject-new`, keeps only the rows that fit within max_rows / max_bytes. */
   #makeRoom(rows: NewRow[]): NewRow[] {
     const c = this.#o.config;
     if (c.on_full !== 'reject-new') return rows;
+    if (this.#over(rows)) this.sweep();
     let room = c.max_rows - this.#rows;
     let roomBytes = c.max_bytes - this.#bytes;
     const kept = rows.filter((r) => {
@@ -169,15 +251,23 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     return kept;
   }
 
+  #over(adding: NewRow[] = []): boolean {
+    const c = this.#o.config;
+    return this.#rows + adding.length > c.max_rows || this.#bytes + adding.reduce((s, r) => s + r.bytes, 0) > c.max_bytes;
+  }
+
   /** With `drop-oldest`, evicts the oldest lowest-priority rows until both bounds hold again. */
   #enforceBounds(): void {
     const c = this.#o.config;
+    // Rows already delivered go first, and they are no loss.
+    if (this.#over()) this.sweep();
     while (this.#rows > c.max_rows || this.#bytes > c.max_bytes) {
       // The average row size estimates how many rows the excess bytes take.
       const avg = this.#bytes / Math.max(1, this.#rows);
       const count = Math.max(this.#rows - c.max_rows, Math.ceil((this.#bytes - c.max_bytes) / Math.max(avg, 1)), 1);
       const removed = this.store.evict(count);
       if (removed.rows === 0) break;
+      this.#forgetTails();
       this.#removed(removed);
       this.#drop('outbox-full', removed.rows);
     }
@@ -193,26 +283,59 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** The next rows for a route, highest priority first, oseq order within a priority. */
   fetch(route: number, limit: number): StoredRow[] {
-    const out: StoredRow[] = [];
     const cursors = this.#cursors[route] as Map<number, number>;
-    const prios = [...this.#priorities].sort((a, b) => b - a);
-    for (const p of prios) {
-      if (out.length >= limit) break;
-      const rows = this.store.fetch(1 << route, p, cursors.get(p) ?? 0, limit - out.length);
-      if (rows.length > 0) cursors.set(p, (rows[rows.length - 1] as StoredRow).oseq);
-      out.push(...rows);
+    const tail = this.#tails[route];
+    const out = tail ? tail.splice(0, limit) : [];
+    if (!tail) {
+      // Only what has been synced: the oldest commit still waiting for its sync is the horizon.
+      const upTo = (this.#unsynced.find((u) => u.rows.length > 0)?.rows[0]?.oseq ?? Number.MAX_SAFE_INTEGER) - 1;
+      const prios = [...this.#priorities].sort((a, b) => b - a);
+      for (const p of prios) {
+        if (out.length >= limit) break;
+        out.push(...this.store.fetch(1 << route, p, cursors.get(p) ?? 0, upTo, limit - out.length));
+      }
+      // Caught up: what is released from now on comes to this route from memory.
+      if (out.length < limit) this.#tails[route] = [];
     }
+    for (const r of out) cursors.set(r.priority, r.oseq);
     return out;
   }
 
   /** After a disconnect: everything not acknowledged is fetched again from the store. */
   rewind(route: number): void {
-    this.#cursors[route]?.clear();
+    this.#cursors[route] = this.store.marks(route);
+    this.#tails[route] = null;
   }
 
-  ack(route: number, oseqs: number[]): void {
-    if (oseqs.length === 0 || this.#closed) return;
-    this.#removed(this.store.ack(1 << route, oseqs));
+  /** Route `route` has delivered everything it carries up to these marks (priority → oseq): written now, deleted later. */
+  delivered(route: number, marks: Map<number, number>, count: number): void {
+    if (marks.size === 0 || this.#closed) return;
+    // A failed write costs duplicates after a crash, never a record: log it and go on.
+    this.#guard('marks', () => this.store.mark(route, marks));
+    this.#unswept += count;
+    if (this.#unswept >= SWEEP_ROWS) this.sweep();
+    else if (this.#sweepTimer === undefined) {
+      this.#sweepTimer = setTimeout(() => this.sweep(), SWEEP_MS);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  /** Deletes the rows every route has delivered. */
+  sweep(): void {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#unswept = 0;
+    if (!this.#closed) this.#guard('sweep', () => this.#removed(this.store.sweep()));
+  }
+
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#markErrors.hit((suppressed) =>
+        this.#o.log.error({ err: messageOf(err), what, suppressed }, 'outbox could not record deliveries; they may be sent again'),
+      );
+    }
   }
 
   deadLetter(route: number, oseq: number, reasonCode: number, reason: string): void {
@@ -226,6 +349,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const ttl = this.#o.config.ttl_s;
     if (ttl === 0 || this.#closed) return 0;
     const removed = this.store.expire(now - ttl * 1000);
+    if (removed.rows > 0) this.#forgetTails();
     this.#removed(removed);
     this.#drop('expired', removed.rows);
     return removed.rows;
@@ -235,7 +359,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const removed = this.store.purge();
     this.#removed(removed);
     this.#drop('purged', removed.rows);
-    for (const c of this.#cursors) c.clear();
+    this.#forgetTails();
     return removed.rows;
   }
 
@@ -248,12 +372,20 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   close(): void {
     if (this.#closed) return;
     this.flush();
+    this.sweep();
     this.#closed = true;
     clearInterval(this.#expiryTimer);
+    clearTimeout(this.#sweepTimer);
     clearTimeout(this.#retryTimer);
     this.#drop('closed', this.#pending.length);
     this.#pending = [];
     this.store.close();
+  }
+
+  /** Rows a tail holds may have been deleted: those routes read from the store again. */
+  #forgetTails(): void {
+    this.#tails.fill(null);
+    for (const u of this.#unsynced) u.toTails = false;
   }
 
   #removed(r: { rows: number; bytes: number }): void {
@@ -276,6 +408,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   #collect(): void {
+    this.sweep();
     const m = this.#o.metrics;
     m.outboxRows.set(this.#rows);
     m.outboxBytes.set(this.#bytes);

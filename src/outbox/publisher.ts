@@ -20,8 +20,11 @@ export interface PublisherOptions {
   log: Logger;
 }
 
-/** Longest an acknowledgement waits to be written when traffic is light. */
-const ACK_FLUSH_MS = 50;
+/** A published record, in publish order, until its acknowledgement is written. */
+interface Flight {
+  row: StoredRow;
+  settled: boolean;
+}
 
 export interface PublisherEvents {
   /** A record was acknowledged, `latencyMs` after it was observed. */
@@ -33,12 +36,11 @@ export interface PublisherEvents {
 export class Publisher extends EventEmitter<PublisherEvents> {
   readonly name: string;
   #o: PublisherOptions;
-  #inflight = 0;
+  /** Oldest first. A record keeps its slot until it and every record before it are settled and marked. */
+  #flights: Flight[] = [];
   /** Bumped at every disconnect: outcomes of an older connection are ignored (their rows are fetched again). */
   #generation = 0;
-  #acks: number[] = [];
   #turnScheduled = false;
-  #ackTimer: NodeJS.Timeout | undefined;
   #pumping = false;
   #published = 0;
   #deadLettered = 0;
@@ -60,7 +62,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   get inflight(): number {
-    return this.#inflight;
+    return this.#flights.length;
   }
 
   get published(): number {
@@ -92,7 +94,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       adapter.off('state', onState);
       adapter.off('ready', onReady);
     };
-    this.#o.metrics.onCollect(() => this.#o.metrics.outboxInflight.set({ route: this.name }, this.#inflight));
+    this.#o.metrics.onCollect(() => this.#o.metrics.outboxInflight.set({ route: this.name }, this.inflight));
     adapter.start();
   }
 
@@ -102,7 +104,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (adapter.state === 'connected' && this.#inflight < adapter.window) {
+      while (adapter.state === 'connected' && this.#flights.length < adapter.window) {
         if (this.#next === this.#batch.length) {
           // Rows are read a window at a time, not one per acknowledgement.
           if (!this.#maybeMore) break;
@@ -111,10 +113,11 @@ export class Publisher extends EventEmitter<PublisherEvents> {
           if (this.#batch.length < adapter.window) this.#maybeMore = false;
           if (this.#batch.length === 0) break;
         }
-        const row = this.#batch[this.#next++] as StoredRow;
+        const flight: Flight = { row: this.#batch[this.#next++] as StoredRow, settled: false };
+        const { row } = flight;
         const gen = this.#generation;
-        this.#inflight++;
-        adapter.publish(topicPrefix + row.topic, row.payload, row.id, (outcome) => this.#settle(gen, row, outcome));
+        this.#flights.push(flight);
+        adapter.publish(topicPrefix + row.topic, row.payload, row.id, (outcome) => this.#settle(gen, flight, outcome));
         if (gen !== this.#generation) return;
       }
     } finally {
@@ -124,7 +127,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   /** Resolves when nothing is in flight (acknowledged and written), or after `timeoutMs`. */
   async settled(timeoutMs: number): Promise<void> {
-    if (this.#inflight === 0) return;
+    if (this.#flights.length === 0) return;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), timeoutMs);
     await once(this, 'idle', { signal: ac.signal }).catch(() => undefined);
@@ -137,25 +140,17 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.#flushAcks();
   }
 
-  #settle(gen: number, row: StoredRow, outcome: PublishOutcome): void {
+  #settle(gen: number, flight: Flight, outcome: PublishOutcome): void {
     if (gen !== this.#generation) return;
     const { outbox, route, log, adapter } = this.#o;
+    const { row } = flight;
     if (outcome.ok) {
       this.#published++;
       this.#publishedCounter.inc();
       const latencyMs = nowMs() - row.ts;
       this.#latency.observe(latencyMs / 1000);
       this.emit('acked', latencyMs);
-      // The slot stays taken until the acknowledgement is written: a crash can then repeat at most `window`
-      // records. Writing acknowledgements in batches (half a window, or after ACK_FLUSH_MS) keeps a steady trickle
-      // of records from costing a transaction each.
-      this.#acks.push(row.oseq);
-      if (this.#acks.length >= Math.max(1, adapter.window >> 1)) this.#schedule();
-      else this.#ackTimer ??= setTimeout(() => this.#schedule(), ACK_FLUSH_MS);
-      return;
-    }
-    this.#inflight--;
-    if (outcome.refused) {
+    } else if (outcome.refused) {
       this.#deadLettered++;
       const code = adapter.info().kind === 'mqtt' ? 'EDGELOOP_ERR_MQTT_REFUSED' : 'EDGELOOP_ERR_HTTP_UPSTREAM';
       log.warn(
@@ -163,12 +158,18 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         'upstream refused a record; moved to the dead letters',
       );
       outbox.deadLetter(route, row.oseq, outcome.refused.code, outcome.refused.reason);
-      this.#schedule();
+    } else {
+      // Lost with the connection: the state change rewinds and the reconnect sends it again.
+      return;
     }
-    // Otherwise lost with the connection: the state change rewinds and the reconnect sends it again.
+    flight.settled = true;
+    this.#schedule();
   }
 
-  /** One turn later: write the acknowledgements gathered (one socket read brings many) and refill the window once. */
+  /**
+   * One turn later (one socket read brings many acknowledgements): mark what is settled, then refill the window.
+   * A slot is freed only once its mark is written, so a crash repeats at most `window` records.
+   */
   #schedule(): void {
     if (this.#turnScheduled) return;
     this.#turnScheduled = true;
@@ -179,15 +180,19 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     });
   }
 
+  /** Marks the settled records at the head of the window: per priority, the highest oseq (they left in order). */
   #flushAcks(): void {
-    clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
-    if (this.#acks.length === 0) return;
-    const acks = this.#acks;
-    this.#acks = [];
-    this.#inflight -= acks.length;
-    this.#o.outbox.ack(this.#o.route, acks);
-    if (this.#inflight === 0) this.emit('idle');
+    const flights = this.#flights;
+    let n = 0;
+    const marks = new Map<number, number>();
+    for (; n < flights.length && (flights[n] as Flight).settled; n++) {
+      const { priority, oseq } = (flights[n] as Flight).row;
+      marks.set(priority, Math.max(oseq, marks.get(priority) ?? 0));
+    }
+    if (n === 0) return;
+    flights.splice(0, n);
+    this.#o.outbox.delivered(this.#o.route, marks, n);
+    if (flights.length === 0) this.emit('idle');
   }
 
   #restart(): void {
@@ -196,7 +201,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.#batch = [];
     this.#next = 0;
     this.#generation++;
-    this.#inflight = 0;
+    this.#flights = [];
     this.emit('idle');
     this.#o.outbox.rewind(this.#o.route);
   }

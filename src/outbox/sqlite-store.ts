@@ -1,8 +1,9 @@
 // The outbox on SQLite (node:sqlite, WAL). Rows are ordered by an AUTOINCREMENT sequence (never reused, never the
 // wall clock). Group commit: the caller hands over a batch and it becomes one transaction.
-import { existsSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, openSync, renameSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { messageOf } from '../errors.ts';
+import { MarkFile, type Marks } from './mark-file.ts';
 import type { DeadLetter, NewRow, OutboxStore, StoreBreakdown, StoreTotals, StoredRow } from './store.ts';
 
 export type Durability = 'batch' | 'each' | 'os';
@@ -22,6 +23,14 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_priority ON records (priority, oseq);
 
 CREATE TABLE IF NOT EXISTS seqs (source TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('id', randomblob(16));
+CREATE TABLE IF NOT EXISTS marks (
+  route    INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  oseq     INTEGER NOT NULL,
+  PRIMARY KEY (route, priority)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
   oseq        INTEGER NOT NULL,
   route       TEXT    NOT NULL,
@@ -54,7 +63,7 @@ export function openSqliteStore(path: string, durability: Durability): OpenResul
     return { store: new SqliteStore(path, durability) };
   } catch (err) {
     const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    for (const suffix of ['', '-wal', '-shm']) {
+    for (const suffix of ['', '-wal', '-shm', '-marks']) {
       if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
     }
     return { store: new SqliteStore(path, durability), quarantined: { path: aside, reason: messageOf(err) } };
@@ -65,10 +74,21 @@ export class SqliteStore implements OutboxStore {
   readonly kind = 'sqlite';
   readonly path: string;
   #db: DatabaseSync;
-  #sync: string;
+  /** `batch`: commits do not wait for the disk; `sync()` then fsyncs the WAL on a libuv thread. */
+  #deferSync: boolean;
+  /** `each`: SQLite fsyncs every commit (synchronous = FULL). */
+  #full: boolean;
+  #walFd: number | undefined;
+  #syncsInFlight = 0;
+  #marks: Marks = new Map();
+  /** The marks as they were at the last sweep. */
+  #swept: Marks = new Map();
+  /** Marks newer than the ones in the database: in the mark file until the next sweep stores them. */
+  #marksDirty = false;
+  #markFile: MarkFile;
   #s: Record<
-    | 'insert' | 'seq' | 'fetch' | 'delAcked' | 'clearBit' | 'delDone' | 'evict' | 'oldest' | 'deleteUpTo' | 'moveDead'
-    | 'purge',
+    | 'insert' | 'seq' | 'fetch' | 'mark' | 'clearBit' | 'delDone' | 'evict' | 'oldest' | 'deleteUpTo' | 'moveDead'
+    | 'purge' | 'doneRange' | 'sweepRange' | 'begin' | 'commit' | 'rollback',
     StatementSync
   >;
 
@@ -85,25 +105,34 @@ export class SqliteStore implements OutboxStore {
       const check = db.prepare('PRAGMA quick_check').all() as { quick_check: string }[];
       const verdict = check.map((r) => r.quick_check).join('; ');
       if (verdict !== 'ok') throw new Error(`integrity check failed: ${verdict}`);
-      // batch/each: fsync the WAL at every commit (survives power loss); os: let the OS flush (survives a crash).
-      this.#sync = durability === 'os' ? 'NORMAL' : 'FULL';
-      db.exec(`PRAGMA synchronous = ${this.#sync}`);
+      // each: SQLite fsyncs the WAL at every commit. batch: commits only write the WAL and `sync()` fsyncs it off the
+      // JavaScript thread before the records are released (survives power loss). os: the OS flushes (survives a crash).
+      db.exec(`PRAGMA synchronous = ${durability === 'each' ? 'FULL' : 'NORMAL'}`);
       db.exec(SCHEMA);
     } catch (err) {
       db.close();
       throw err;
     }
+    this.#deferSync = durability === 'batch';
+    this.#full = durability === 'each';
     const p = (sql: string) => db.prepare(sql);
     const ids = 'SELECT value FROM json_each(?)';
+    // Rows of one priority in (after, upTo] whose routes are all among `allowed` (a bitmask).
+    const range = 'FROM records WHERE priority = ? AND oseq > ? AND oseq <= ? AND (pending & ~?) = 0';
     this.#s = {
       insert: p(
         'INSERT INTO records (id, topic, priority, ts, created, bytes, pending, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       seq: p('INSERT INTO seqs (source, seq) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET seq = excluded.seq'),
       fetch: p(
-        'SELECT oseq, id, topic, priority, ts, payload FROM records WHERE priority = ? AND oseq > ? AND (pending & ?) != 0 ORDER BY oseq LIMIT ?',
+        'SELECT oseq, id, topic, priority, ts, payload FROM records WHERE priority = ? AND oseq > ? AND oseq <= ? AND (pending & ?) != 0 ORDER BY oseq LIMIT ?',
       ),
-      delAcked: p(`DELETE FROM records WHERE oseq IN (${ids}) AND pending = ? RETURNING bytes`),
+      mark: p(
+        'INSERT INTO marks (route, priority, oseq) VALUES (?, ?, ?) ON CONFLICT (route, priority) DO UPDATE SET oseq = max(oseq, excluded.oseq)',
+      ),
+      // Counted first, then deleted without RETURNING: no JavaScript object per deleted row.
+      doneRange: p(`SELECT count(*) AS rows, total(bytes) AS bytes ${range}`),
+      sweepRange: p(`DELETE ${range}`),
       clearBit: p(`UPDATE records SET pending = pending & ~? WHERE oseq IN (${ids}) AND (pending & ?) != 0`),
       delDone: p(`DELETE FROM records WHERE oseq IN (${ids}) AND pending = 0 RETURNING bytes`),
       evict: p('DELETE FROM records WHERE oseq IN (SELECT oseq FROM records ORDER BY priority, oseq LIMIT ?) RETURNING bytes'),
@@ -114,7 +143,20 @@ export class SqliteStore implements OutboxStore {
          SELECT oseq, ?, id, topic, ?, ?, ?, payload FROM records WHERE oseq = ?`,
       ),
       purge: p('DELETE FROM records RETURNING bytes'),
+      begin: p('BEGIN'),
+      commit: p('COMMIT'),
+      rollback: p('ROLLBACK'),
     };
+    const marks = db.prepare('SELECT route, priority, oseq FROM marks').all() as { route: number; priority: number; oseq: number }[];
+    for (const m of marks) this.#routeMarks(m.route).set(m.priority, m.oseq);
+    const { value: identity } = db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: Uint8Array };
+    this.#markFile = new MarkFile(`${path}-marks`, Buffer.from(identity));
+    // A mark past the last oseq ever given belongs to rows a power loss took back (durability os): not trusted.
+    const last = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'").get() as { seq: number } | undefined;
+    const newer = this.#markFile.read();
+    if (newer && [...newer.values()].every((m) => [...m.values()].every((oseq) => oseq <= (last?.seq ?? 0)))) {
+      for (const [route, m] of newer) this.#raise(route, m);
+    }
   }
 
   loadSeqs(): Map<string, number> {
@@ -135,8 +177,24 @@ export class SqliteStore implements OutboxStore {
     });
   }
 
-  fetch(routeBit: number, priority: number, after: number, limit: number): StoredRow[] {
-    return this.#s.fetch.all(priority, after, routeBit, limit) as unknown as StoredRow[];
+  sync(): Promise<void> {
+    if (!this.#deferSync || !this.#db.isOpen) return Promise.resolve();
+    // fdatasync on our own descriptor flushes the file, whichever descriptor wrote it. The WAL exists once a
+    // transaction has been written, and SQLite keeps the same file while the database is open.
+    this.#walFd ??= openSync(`${this.path}-wal`, 'r');
+    const fd = this.#walFd;
+    this.#syncsInFlight++;
+    return new Promise((resolve, reject) => {
+      fdatasync(fd, (err) => {
+        if (--this.#syncsInFlight === 0 && !this.#db.isOpen) this.#closeWal();
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  fetch(routeBit: number, priority: number, after: number, upTo: number, limit: number): StoredRow[] {
+    return this.#s.fetch.all(priority, after, upTo, routeBit, limit) as unknown as StoredRow[];
   }
 
   priorities(): number[] {
@@ -144,15 +202,54 @@ export class SqliteStore implements OutboxStore {
     return rows.map((r) => (r as { priority: number }).priority);
   }
 
-  ack(routeBit: number, oseqs: number[]): Removed {
-    const list = JSON.stringify(oseqs);
-    // An acknowledgement that is lost at power loss only means a duplicate later, so it need not wait for fsync.
-    return this.#tx(() => {
-      const gone = this.#s.delAcked.all(list, routeBit);
-      if (gone.length === oseqs.length) return sum(gone);
-      this.#s.clearBit.run(routeBit, list, routeBit);
-      return sum([...gone, ...this.#s.delDone.all(list)]);
-    }, 'NORMAL');
+  mark(route: number, marks: Iterable<[number, number]>): void {
+    if (this.#raise(route, marks)) this.#markFile.write(this.#marks);
+  }
+
+  marks(route: number): Map<number, number> {
+    return new Map(this.#marks.get(route));
+  }
+
+  /**
+   * Only rows a mark has passed since the last sweep can have become deliverable: for each mark that moved, its new
+   * range is split at the other routes' marks, and in each piece a row goes when all its routes are among those
+   * whose mark reaches that far. A dead route's rows are thus not read again at every sweep.
+   */
+  sweep(): Removed {
+    const total = { rows: 0, bytes: 0 };
+    this.#tx(() => {
+      this.#storeMarks();
+      for (const [route, m] of this.#marks) {
+        for (const [priority, at] of m) {
+          const from = this.#swept.get(route)?.get(priority) ?? 0;
+          if (at > from) this.#sweepRange(priority, from, at, total);
+        }
+      }
+    }, true);
+    this.#swept = new Map([...this.#marks].map(([route, m]) => [route, new Map(m)]));
+    return total;
+  }
+
+  #sweepRange(priority: number, lo: number, hi: number, total: Removed): void {
+    const marks = [...this.#marks].map(([route, m]) => ({ bit: 2 ** route, at: m.get(priority) ?? 0 }));
+    marks.sort((a, b) => a.at - b.at);
+    // Routes that never marked anything are not in `allowed`: rows they carry stay.
+    let allowed = marks.reduce((mask, m) => mask + m.bit, 0);
+    let after = 0;
+    for (const m of marks) {
+      const from = Math.max(after, lo);
+      const to = Math.min(m.at, hi);
+      if (to > from) {
+        const done = this.#s.doneRange.get(priority, from, to, allowed) as Removed;
+        if (done.rows > 0) {
+          this.#s.sweepRange.run(priority, from, to, allowed);
+          total.rows += done.rows;
+          total.bytes += done.bytes;
+        }
+      }
+      after = Math.max(after, m.at);
+      allowed -= m.bit;
+    }
   }
 
   deadLetter(routeBit: number, letter: Omit<DeadLetter, 'payload' | 'id' | 'topic'>): Removed {
@@ -226,21 +323,61 @@ export class SqliteStore implements OutboxStore {
   }
 
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    if (this.#db.isOpen) {
+      this.#tx(() => this.#storeMarks(), true);
+      this.#markFile.close();
+      // Closing checkpoints the WAL into the database file, with fsyncs.
+      this.#db.close();
+    }
+    if (this.#syncsInFlight === 0) this.#closeWal();
   }
 
-  #tx<T>(fn: () => T, sync?: 'NORMAL'): T {
-    if (sync) this.#db.exec(`PRAGMA synchronous = ${sync}`);
-    this.#db.exec('BEGIN');
+  #closeWal(): void {
+    if (this.#walFd !== undefined) closeSync(this.#walFd);
+    this.#walFd = undefined;
+  }
+
+  /** Moves the route's marks forward; true when one moved. */
+  #raise(route: number, marks: Iterable<[number, number]>): boolean {
+    const mine = this.#routeMarks(route);
+    let moved = false;
+    for (const [priority, oseq] of marks) {
+      if (oseq > (mine.get(priority) ?? 0)) {
+        mine.set(priority, oseq);
+        moved = true;
+      }
+    }
+    this.#marksDirty ||= moved;
+    return moved;
+  }
+
+  #storeMarks(): void {
+    if (!this.#marksDirty) return;
+    for (const [route, m] of this.#marks) for (const [priority, oseq] of m) this.#s.mark.run(route, priority, oseq);
+    this.#marksDirty = false;
+  }
+
+  #routeMarks(route: number): Map<number, number> {
+    const m = this.#marks.get(route) ?? new Map<number, number>();
+    this.#marks.set(route, m);
+    return m;
+  }
+
+  /** One transaction; `relaxed`: without an fsync even when every commit has one (`each`). */
+  #tx<T>(fn: () => T, relaxed = false): T {
+    // Not prepared statements: SQLite applies this pragma when it is compiled, not when it runs.
+    const full = relaxed && this.#full;
+    if (full) this.#db.exec('PRAGMA synchronous = NORMAL');
+    this.#s.begin.run();
     try {
       const out = fn();
-      this.#db.exec('COMMIT');
+      this.#s.commit.run();
       return out;
     } catch (err) {
-      this.#db.exec('ROLLBACK');
+      this.#s.rollback.run();
       throw err;
     } finally {
-      if (sync) this.#db.exec(`PRAGMA synchronous = ${this.#sync}`);
+      if (full) this.#db.exec('PRAGMA synchronous = FULL');
     }
   }
 }

@@ -56,12 +56,22 @@ export interface OutboxStore {
   loadSeqs(): Map<string, number>;
   /** Persists rows and their sources' seqs atomically; returns each row's `oseq` (monotonic, never reused). */
   append(rows: NewRow[]): number[];
-  /** Rows still pending for `routeBit` at `priority` with `oseq > after`, in oseq order. */
-  fetch(routeBit: number, priority: number, after: number, limit: number): StoredRow[];
+  /** Resolves once everything appended so far is as durable as the store promises (off the JavaScript thread). */
+  sync(): Promise<void>;
+  /** Rows still pending for `routeBit` at `priority` with `after < oseq <= upTo`, in oseq order. */
+  fetch(routeBit: number, priority: number, after: number, upTo: number, limit: number): StoredRow[];
   /** The priorities that have rows, highest first. */
   priorities(): number[];
-  /** Clears `routeBit` on these rows and deletes the rows no route still needs. Returns rows and bytes deleted. */
-  ack(routeBit: number, oseqs: number[]): { rows: number; bytes: number };
+  /**
+   * Acknowledgement marks: route `route` has delivered every row it carries at `priority` with `oseq <= mark`.
+   * Marks only move forward; they are persisted (without waiting for fsync) and the rows they cover are deleted later
+   * by `sweep`, in ranges, instead of one by one.
+   */
+  mark(route: number, marks: Iterable<[priority: number, oseq: number]>): void;
+  /** The persisted marks of `route`: priority → oseq. */
+  marks(route: number): Map<number, number>;
+  /** Deletes the rows that every route carrying them has marked delivered. Returns rows and bytes deleted. */
+  sweep(): { rows: number; bytes: number };
   /** Moves a row the broker refused to the dead-letter table for that route. */
   deadLetter(routeBit: number, letter: Omit<DeadLetter, 'payload' | 'id' | 'topic'>): { rows: number; bytes: number };
   /** Deletes up to `count` rows, lowest priority and oldest first. */

@@ -13,15 +13,26 @@ import type { AdapterEvents, AdapterInfo, ConnectionState, PublishOutcome } from
 
 const log = createLogger('silent', { pretty: false });
 
-function makeOutbox(outbox: Record<string, unknown> = {}, routes: OutboxRoute[] = [{ name: 'default', topics: ['#'] }]) {
+function makeOutbox<S extends MemoryStore = MemoryStore>(
+  outbox: Record<string, unknown> = {},
+  routes: OutboxRoute[] = [{ name: 'default', topics: ['#'] }],
+  store: S = new MemoryStore() as S,
+) {
   const config = resolveConfig({ outbox: { store: 'memory', ...outbox } }).outbox;
-  const store = new MemoryStore();
   const metrics = new Metrics();
   return { ob: new Outbox({ store, config, device: 'dev1', routes, log, metrics }), store, metrics };
 }
 
 function draft(source = 's1', over: Partial<RecordDraft> = {}): RecordDraft {
   return { id: uuidv7(), kind: 'reading', source, topic: `sensors/${source}`, ts: Date.now(), priority: 1, data: { sensor: source, value: 1 }, ...over };
+}
+
+/** A store whose syncs complete when the test says so. */
+class SlowSync extends MemoryStore {
+  release: (() => void)[] = [];
+  override sync() {
+    return new Promise<void>((resolve) => this.release.push(resolve));
+  }
 }
 
 const committed = (ob: Outbox) =>
@@ -59,8 +70,7 @@ describe('Outbox', () => {
         return super.append(rows);
       }
     }
-    const config = resolveConfig({ outbox: { store: 'memory' } }).outbox;
-    const ob = new Outbox({ store: new FailOnce(), config, device: 'd', routes: [{ name: 'r', topics: ['#'] }], log, metrics: new Metrics() });
+    const { ob } = makeOutbox({}, undefined, new FailOnce());
     const done = committed(ob);
     ob.add(draft('s1'));
     ob.add(draft('s1'));
@@ -73,10 +83,9 @@ describe('Outbox', () => {
   });
 
   test('seq continues from what the store remembers', async () => {
-    const { store, metrics } = makeOutbox();
+    const store = new MemoryStore();
     store.append([{ id: 'x', source: 's1', seq: 41, topic: 't', priority: 1, ts: 0, created: 0, payload: '{}', bytes: 2, pending: 1 }]);
-    const config = resolveConfig({ outbox: { store: 'memory' } }).outbox;
-    const ob = new Outbox({ store, config, device: 'd', routes: [{ name: 'r', topics: ['#'] }], log, metrics });
+    const { ob } = makeOutbox({}, undefined, store);
     const done = committed(ob);
     ob.add(draft('s1'));
     assert.equal((await done)[0]!.seq, 42);
@@ -97,7 +106,7 @@ describe('Outbox', () => {
     for (let i = 0; i < 5; i++) ob.add(draft());
     ob.flush();
     ob.add(draft());
-    ob.flush();
+    await ob.synced();
     assert.equal(ob.rows, 3);
     assert.equal(ob.drops['outbox-rejected'], 3);
     assert.deepEqual(seen, [1, 2, 3]);
@@ -130,12 +139,100 @@ describe('Outbox', () => {
     ob.add(draft('s1'));
     ob.add(draft('fire', { topic: 'alarms/fire', priority: 9 }));
     ob.add(draft('s2'));
-    ob.flush();
+    await ob.synced();
     assert.deepEqual(ob.fetch(0, 10).map((r) => r.topic), ['alarms/fire', 'sensors/s1', 'sensors/s2']);
     assert.deepEqual(ob.fetch(0, 10), [], 'the cursor moved');
     ob.rewind(0);
     assert.equal(ob.fetch(0, 10).length, 3, 'rewind hands out the unacknowledged rows again');
     assert.deepEqual(ob.fetch(1, 10).map((r) => r.topic), ['alarms/fire']);
+  });
+
+  test('a commit is visible only once the store has synced it', async () => {
+    const { ob, store } = makeOutbox({}, undefined, new SlowSync());
+    const seen: number[] = [];
+    ob.on('committed', (rs) => seen.push(...rs.map((r) => r.seq)));
+    ob.add(draft());
+    ob.flush();
+    const second = draft();
+    ob.add(second);
+    ob.flush();
+    assert.equal(store.release.length, 1, 'one sync at a time; the second commit waits for the next one');
+    assert.deepEqual(ob.fetch(0, 10), [], 'nothing past the horizon');
+    assert.deepEqual(seen, []);
+    store.release.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, [1]);
+    assert.equal(ob.fetch(0, 10).length, 1, 'the synced record, not the one still waiting');
+    assert.equal(store.release.length, 1, 'the second commit gets its own sync');
+    store.release.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, [1, 2]);
+    assert.deepEqual(ob.fetch(0, 10).map((r) => r.id), [second.id]);
+    assert.deepEqual(ob.fetch(0, 10), [], 'handed out once');
+  });
+
+  test('a caught-up route gets new records from memory, not from the store', async () => {
+    class Counting extends MemoryStore {
+      fetches = 0;
+      override fetch(...args: Parameters<MemoryStore['fetch']>) {
+        this.fetches++;
+        return super.fetch(...args);
+      }
+    }
+    const { ob, store } = makeOutbox({}, undefined, new Counting());
+    assert.deepEqual(ob.fetch(0, 10), []);
+    const before = store.fetches;
+    ob.add(draft('s1'));
+    ob.add(draft('s2', { priority: 9 }));
+    await ob.synced();
+    assert.deepEqual(ob.fetch(0, 10).map((r) => r.topic), ['sensors/s2', 'sensors/s1'], 'higher priority first');
+    assert.equal(store.fetches, before, 'no read-back');
+    ob.rewind(0);
+    assert.equal(ob.fetch(0, 10).length, 2, 'after a rewind the store is read again');
+    assert.ok(store.fetches > before);
+  });
+
+  test('rows evicted while their commit waits for the sync are never handed out', async () => {
+    const { ob, store } = makeOutbox({ max_rows: 3 }, undefined, new SlowSync());
+    assert.deepEqual(ob.fetch(0, 10), [], 'caught up');
+    for (let i = 0; i < 5; i++) ob.add(draft());
+    ob.flush();
+    assert.equal(ob.drops['outbox-full'], 2);
+    assert.deepEqual(ob.fetch(0, 10), [], 'nothing synced yet; the route is caught up again');
+    store.release.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(ob.fetch(0, 10).map((r) => r.oseq), [3, 4, 5], 'the three kept, read from the store');
+  });
+
+  test('a failing mark write is logged, not thrown: it can only mean duplicates', async () => {
+    class BadMarks extends MemoryStore {
+      override mark(): void {
+        throw new Error('disk I/O error');
+      }
+    }
+    const { ob } = makeOutbox({}, undefined, new BadMarks());
+    ob.add(draft());
+    await ob.synced();
+    const [row] = ob.fetch(0, 10);
+    assert.doesNotThrow(() => ob.delivered(0, new Map([[1, row!.oseq]]), 1));
+    ob.sweep();
+    assert.equal(ob.rows, 1, 'kept: it will be sent again rather than lost');
+    ob.close();
+  });
+
+  test('delivered rows are swept, and a new outbox resumes after the marks', async () => {
+    const { ob, store } = makeOutbox();
+    for (let i = 0; i < 3; i++) ob.add(draft());
+    await ob.synced();
+    const [, second, third] = ob.fetch(0, 10);
+    ob.delivered(0, new Map([[1, second!.oseq]]), 2);
+    assert.equal(ob.rows, 3, 'marked, not yet swept');
+    ob.rewind(0);
+    assert.deepEqual(ob.fetch(0, 10).map((r) => r.oseq), [third!.oseq], 'a rewind starts after the marks');
+    ob.sweep();
+    assert.equal(ob.rows, 1);
+    const { ob: again } = makeOutbox({}, undefined, store);
+    assert.deepEqual(again.fetch(0, 10).map((r) => r.oseq), [third!.oseq]);
   });
 });
 
@@ -179,7 +276,7 @@ describe('Publisher', () => {
   test('publishes in order, never more than the window in flight, and deletes on ack', async () => {
     const { ob, adapter, pub } = setup();
     for (let i = 0; i < 5; i++) ob.add(draft());
-    ob.flush();
+    await ob.synced();
     assert.equal(adapter.sent.length, 3, 'window of 3');
     assert.equal(pub.inflight, 3);
     assert.equal(adapter.sent[0]!.topic, 'edgeloop/dev1/sensors/s1');
@@ -190,27 +287,42 @@ describe('Publisher', () => {
     await settleAcks();
     adapter.sent[4]!.done({ ok: true });
     await settleAcks();
+    ob.sweep();
     assert.equal(ob.rows, 0);
     assert.equal(pub.published, 5);
+  });
+
+  test('a slot is freed only when every record before it is settled too', async () => {
+    const { ob, adapter, pub } = setup();
+    for (let i = 0; i < 4; i++) ob.add(draft());
+    await ob.synced();
+    const ack = async (i: number) => {
+      adapter.sent[i]!.done({ ok: true });
+      await settleAcks();
+      ob.sweep();
+      return { inflight: pub.inflight, sent: adapter.sent.length, rows: ob.rows };
+    };
+    assert.deepEqual(await ack(1), { inflight: 3, sent: 3, rows: 4 }, 'the second is acknowledged, the first not: nothing marked');
+    assert.deepEqual(await ack(0), { inflight: 2, sent: 4, rows: 2 }, 'both marked at once; the fourth went out');
   });
 
   test('a disconnect rewinds: unacknowledged records are sent again after ready', async () => {
     const { ob, adapter } = setup();
     for (let i = 0; i < 3; i++) ob.add(draft());
-    ob.flush();
+    await ob.synced();
     const first = adapter.sent.map((s) => s.id);
     adapter.sent[0]!.done({ ok: true });
     adapter.drop();
     adapter.sent[1]!.done({ ok: false });
     adapter.sent = [];
     adapter.connect();
-    assert.deepEqual(adapter.sent.map((s) => s.id), first.slice(1));
+    assert.deepEqual(adapter.sent.map((s) => s.id), first.slice(1), 'the acknowledgement before the drop was marked');
   });
 
   test('a refused record goes to the dead letters instead of looping', async () => {
     const { ob, adapter, pub } = setup();
     ob.add(draft());
-    ob.flush();
+    await ob.synced();
     adapter.sent[0]!.done({ ok: false, refused: { code: 0x87, reason: 'Not authorized' } });
     assert.equal(ob.rows, 0);
     assert.equal(ob.store.deadLetterCount(), 1);
@@ -221,14 +333,16 @@ describe('Publisher', () => {
   test('outcomes of an old connection are ignored', async () => {
     const { ob, adapter, pub } = setup();
     ob.add(draft());
-    ob.flush();
+    await ob.synced();
     const stale = adapter.sent[0]!;
     adapter.drop();
     adapter.connect();
     stale.done({ ok: true });
+    await settleAcks();
     assert.equal(pub.inflight, 1, 'the resent copy is still in flight');
     adapter.sent[1]!.done({ ok: true });
     await settleAcks();
+    ob.sweep();
     assert.equal(ob.rows, 0);
   });
 });

@@ -5,6 +5,9 @@ import type { NewRow, OutboxStore } from '../../src/outbox/store.ts';
 
 export type MakeStore = () => { store: OutboxStore; cleanup: () => void };
 
+/** No horizon: every row stored. */
+export const ALL = Number.MAX_SAFE_INTEGER;
+
 let n = 0;
 export function row(over: Partial<NewRow> = {}): NewRow {
   n++;
@@ -25,10 +28,10 @@ export function row(over: Partial<NewRow> = {}): NewRow {
 
 export function storeSuite(name: string, make: MakeStore): void {
   describe(`OutboxStore: ${name}`, () => {
-    const withStore = (fn: (s: OutboxStore) => void) => () => {
+    const withStore = (fn: (s: OutboxStore) => void | Promise<void>) => async () => {
       const { store, cleanup } = make();
       try {
-        fn(store);
+        await fn(store);
       } finally {
         store.close();
         cleanup();
@@ -43,31 +46,62 @@ export function storeSuite(name: string, make: MakeStore): void {
       assert.equal(s.totals().rows, 3);
     }));
 
-    test('fetch follows priority, cursor and route bit', withStore((s) => {
-      const [o1, , o3] = s.append([row({ priority: 1 }), row({ priority: 5 }), row({ priority: 1, pending: 2 }), row({ priority: 1 })]);
+    test('fetch follows priority, cursor, horizon and route bit', withStore((s) => {
+      const [o1, , o3, o4] = s.append([row({ priority: 1 }), row({ priority: 5 }), row({ priority: 1, pending: 2 }), row({ priority: 1 })]);
       assert.deepEqual(s.priorities(), [5, 1]);
-      const low = s.fetch(1, 1, 0, 10);
+      const low = s.fetch(1, 1, 0, ALL, 10);
       assert.equal(low.length, 2, 'the row pending only for route 2 is not fetched for route 1');
       assert.equal(low[0]!.oseq, o1);
-      assert.equal(s.fetch(1, 1, o1!, 10).length, 1, 'the cursor skips what was handed out');
-      assert.deepEqual(s.fetch(2, 1, 0, 10).map((r) => r.oseq), [o3]);
-      assert.equal(s.fetch(1, 1, 0, 1).length, 1, 'limit');
-      const r = s.fetch(1, 5, 0, 10)[0]!;
+      assert.equal(s.fetch(1, 1, o1!, ALL, 10).length, 1, 'the cursor skips what was handed out');
+      assert.deepEqual(s.fetch(1, 1, 0, o4! - 1, 10).map((r) => r.oseq), [o1], 'nothing past the horizon');
+      assert.deepEqual(s.fetch(2, 1, 0, ALL, 10).map((r) => r.oseq), [o3]);
+      assert.equal(s.fetch(1, 1, 0, ALL, 1).length, 1, 'limit');
+      const r = s.fetch(1, 5, 0, ALL, 10)[0]!;
       assert.equal(typeof r.payload, 'string');
       assert.equal(typeof r.ts, 'number');
     }));
 
-    test('a row leaves only when every route that carries it has acknowledged', withStore((s) => {
-      const [both, only1] = s.append([row({ pending: 3 }), row({ pending: 1 })]);
-      const first = s.ack(1, [both!, only1!]);
-      assert.equal(first.rows, 1, 'only the single-route row is deleted');
-      assert.ok(first.bytes > 0);
+    test('sync resolves once what was appended is stored', withStore(async (s) => {
+      s.append([row()]);
+      await s.sync();
       assert.equal(s.totals().rows, 1);
-      assert.equal(s.fetch(1, 1, 0, 10).length, 0, 'route 1 has nothing left');
-      assert.equal(s.fetch(2, 1, 0, 10).length, 1, 'route 2 still has it');
-      assert.equal(s.ack(2, [both!]).rows, 1);
+    }));
+
+    test('a row is swept only when every route that carries it has marked it delivered', withStore((s) => {
+      const [both, only0, later] = s.append([row({ pending: 3 }), row({ pending: 1 }), row({ pending: 1 })]);
+      assert.deepEqual(s.sweep(), { rows: 0, bytes: 0 }, 'nothing is marked yet');
+      s.mark(0, [[1, only0!]]);
+      assert.deepEqual([...s.marks(0)], [[1, only0]]);
+      const first = s.sweep();
+      assert.equal(first.rows, 1, 'route 1 has not delivered the row both carry');
+      assert.ok(first.bytes > 0);
+      assert.deepEqual(s.fetch(2, 1, 0, ALL, 10).map((r) => r.oseq), [both], 'route 1 still has it');
+      s.mark(1, [[1, both!]]);
+      assert.equal(s.sweep().rows, 1);
+      assert.deepEqual(s.fetch(1, 1, 0, ALL, 10).map((r) => r.oseq), [later], 'past the mark: still waiting');
+      assert.equal(s.sweep().rows, 0, 'a repeated sweep is harmless');
+      s.mark(0, [[1, 0]]);
+      assert.equal(s.marks(0).get(1), only0, 'marks never move back');
+    }));
+
+    test('marks moving in turns on two routes sweep exactly the rows both have delivered', withStore((s) => {
+      const [, , r3, , r5] = s.append([row({ pending: 3 }), row({ pending: 1 }), row({ pending: 2 }), row({ pending: 3 }), row({ pending: 3 })]);
+      s.mark(0, [[1, r5!]]);
+      assert.equal(s.sweep().rows, 1, 'only the row route 0 carries alone');
+      s.mark(1, [[1, r3!]]);
+      assert.equal(s.sweep().rows, 2, 'the first row (both routes) and the third (route 1 alone)');
+      assert.equal(s.sweep().rows, 0);
+      s.mark(1, [[1, r5!]]);
+      assert.equal(s.sweep().rows, 2);
       assert.equal(s.totals().rows, 0);
-      assert.equal(s.ack(2, [both!]).rows, 0, 'a repeated ack is harmless');
+    }));
+
+    test('marks are per priority', withStore((s) => {
+      const [low, high] = s.append([row({ priority: 1 }), row({ priority: 5 })]);
+      s.mark(0, [[5, high!]]);
+      assert.equal(s.sweep().rows, 1);
+      assert.deepEqual(s.fetch(1, 1, 0, ALL, 10).map((r) => r.oseq), [low]);
+      assert.equal(s.marks(1).size, 0, 'a route that never marked has no marks');
     }));
 
     test('a refused row moves to the dead letters', withStore((s) => {
@@ -85,7 +119,7 @@ export function storeSuite(name: string, make: MakeStore): void {
     test('evict drops the lowest priority and oldest first', withStore((s) => {
       const [a, b, c, d] = s.append([row({ priority: 5 }), row({ priority: 1 }), row({ priority: 1 }), row({ priority: 9 })]);
       assert.equal(s.evict(2).rows, 2);
-      const left = [...s.fetch(1, 5, 0, 10), ...s.fetch(1, 9, 0, 10), ...s.fetch(1, 1, 0, 10)].map((r) => r.oseq);
+      const left = [...s.fetch(1, 5, 0, ALL, 10), ...s.fetch(1, 9, 0, ALL, 10), ...s.fetch(1, 1, 0, ALL, 10)].map((r) => r.oseq);
       assert.deepEqual(left.sort(), [a, d].sort());
       assert.ok(b && c);
     }));
@@ -110,7 +144,8 @@ export function storeSuite(name: string, make: MakeStore): void {
 
     test('oseqs are never reused, even after every row is gone', withStore((s) => {
       const [o1] = s.append([row()]);
-      s.ack(1, [o1!]);
+      s.mark(0, [[1, o1!]]);
+      assert.equal(s.sweep().rows, 1);
       const [o2] = s.append([row()]);
       assert.ok(o2! > o1!);
     }));

@@ -1,65 +1,127 @@
 // Runs the store suite against every implementation, plus what only a file can do: survive a reopen, and be
 // moved aside when corrupt.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { test } from 'node:test';
+import { dirname, join } from 'node:path';
+import { test, type TestContext } from 'node:test';
 import { MemoryStore } from '../../src/outbox/memory-store.ts';
 import { openSqliteStore, SqliteStore } from '../../src/outbox/sqlite-store.ts';
-import { row, storeSuite } from './store-suite.ts';
+import { ALL, row, storeSuite } from './store-suite.ts';
 
 function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-store-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** `outbox.db` in a directory removed after the test. */
+function dbPath(t: TestContext): string {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  return join(dir, 'outbox.db');
+}
+
 storeSuite('memory', () => ({ store: new MemoryStore(), cleanup: () => {} }));
-for (const durability of ['batch', 'os'] as const) {
+for (const durability of ['batch', 'each', 'os'] as const) {
   storeSuite(`sqlite (${durability})`, () => {
     const { dir, cleanup } = tempDir();
     return { store: new SqliteStore(join(dir, 'outbox.db'), durability), cleanup };
   });
 }
 
-test('sqlite: rows, seqs and the oseq counter survive a reopen', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const path = join(dir, 'outbox.db');
+test('sqlite: rows, seqs, marks and the oseq counter survive a reopen', (t) => {
+  const path = dbPath(t);
   const a = new SqliteStore(path, 'batch');
   const [o1, o2] = a.append([row({ source: 'x', seq: 41 }), row({ source: 'x', seq: 42 })]);
-  a.ack(1, [o2!]);
+  a.mark(0, [[1, o1!]]);
   a.close();
   const b = new SqliteStore(path, 'batch');
   t.after(() => b.close());
   assert.deepEqual([...b.loadSeqs()], [['x', 42]]);
-  assert.deepEqual(b.fetch(1, 1, 0, 10).map((r) => r.oseq), [o1]);
+  assert.deepEqual([...b.marks(0)], [[1, o1]]);
+  assert.equal(b.sweep().rows, 1, 'the marked row is swept after the restart');
+  assert.deepEqual(b.fetch(1, 1, 0, ALL, 10).map((r) => r.oseq), [o2]);
+  b.mark(0, [[1, o2!]]);
+  b.sweep();
   const [o3] = b.append([row()]);
   assert.ok(o3! > o2!, 'the deleted last oseq is not reused');
 });
 
 test('sqlite: a corrupt file is moved aside, never deleted, and a fresh outbox opens', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const path = join(dir, 'outbox.db');
+  const path = dbPath(t);
   writeFileSync(path, 'this is not a database, it is a file someone overwrote'.repeat(100));
   const { store, quarantined } = openSqliteStore(path, 'batch');
   t.after(() => store.close());
   assert.ok(quarantined, 'reported as quarantined');
   assert.match(quarantined.reason, /not a database/);
   assert.ok(existsSync(quarantined.path), 'the corrupt file is kept');
-  assert.ok(readdirSync(dir).some((f) => f.startsWith('outbox.db.corrupt-')));
+  assert.ok(readdirSync(dirname(path)).some((f) => f.startsWith('outbox.db.corrupt-')));
   assert.equal(store.totals().rows, 0);
   store.append([row()]);
   assert.equal(store.totals().rows, 1);
 });
 
 test('sqlite: a healthy file is not quarantined', (t) => {
-  const { dir, cleanup } = tempDir();
-  t.after(cleanup);
-  const path = join(dir, 'outbox.db');
+  const path = dbPath(t);
   new SqliteStore(path, 'batch').close();
   const { store, quarantined } = openSqliteStore(path, 'batch');
   store.close();
   assert.equal(quarantined, undefined);
+});
+
+test('sqlite: marks written since the last sweep survive a crash in the mark file', (t) => {
+  const path = dbPath(t);
+  const crashed = new SqliteStore(path, 'batch');
+  const [o1, o2] = crashed.append([row(), row()]);
+  crashed.mark(0, [[1, o1!]]);
+  // A second connection while the first is never closed: what a restart after kill -9 finds.
+  const after = new SqliteStore(path, 'batch');
+  t.after(() => after.close());
+  assert.deepEqual([...after.marks(0)], [[1, o1]]);
+  assert.equal(after.sweep().rows, 1);
+  assert.deepEqual(after.fetch(1, 1, 0, ALL, 10).map((r) => r.oseq), [o2]);
+});
+
+test('sqlite: a torn mark file is ignored; the marks stored at the last sweep count', (t) => {
+  const path = dbPath(t);
+  const a = new SqliteStore(path, 'batch');
+  const [o1, o2] = a.append([row(), row()]);
+  a.mark(0, [[1, o1!]]);
+  a.sweep();
+  a.mark(0, [[1, o2!]]);
+  const file = readFileSync(`${path}-marks`);
+  file[file.length - 1]! ^= 0xff;
+  writeFileSync(`${path}-marks`, file);
+  const b = new SqliteStore(path, 'batch');
+  t.after(() => b.close());
+  assert.deepEqual([...b.marks(0)], [[1, o1]], 'the swept mark, not the torn one');
+  assert.deepEqual(b.fetch(1, 1, 0, ALL, 10).map((r) => r.oseq), [o2], 'a duplicate at worst, never a loss');
+});
+
+test('sqlite: marks past the last oseq ever given are not trusted', (t) => {
+  const path = dbPath(t);
+  const a = new SqliteStore(path, 'os');
+  const [o1] = a.append([row()]);
+  a.mark(0, [[1, o1! + 100]]);
+  const b = new SqliteStore(path, 'os');
+  t.after(() => b.close());
+  assert.equal(b.marks(0).size, 0);
+  assert.equal(b.sweep().rows, 0);
+});
+
+test('sqlite: the mark file of another database is ignored', (t) => {
+  const path = dbPath(t);
+  const other = join(dirname(path), 'other.db');
+  const mine = new SqliteStore(path, 'batch');
+  mine.append([row(), row(), row()]);
+  mine.close();
+  const a = new SqliteStore(other, 'batch');
+  const [o1] = a.append([row()]);
+  a.mark(0, [[1, o1!]]);
+  a.close();
+  copyFileSync(`${other}-marks`, `${path}-marks`);
+  const b = new SqliteStore(path, 'batch');
+  t.after(() => b.close());
+  assert.equal(b.marks(0).size, 0, 'same oseq range, other identity');
+  assert.equal(b.totals().rows, 3);
 });
