@@ -181,10 +181,15 @@ export class SqliteStore implements OutboxStore {
     if (!this.#deferSync || !this.#db.isOpen) return Promise.resolve();
     // fdatasync on our own descriptor flushes the file, whichever descriptor wrote it. The WAL exists once a
     // transaction has been written, and SQLite keeps the same file while the database is open.
-    this.#walFd ??= openSync(`${this.path}-wal`, 'r');
-    const fd = this.#walFd;
-    this.#syncsInFlight++;
     return new Promise((resolve, reject) => {
+      let fd: number;
+      try {
+        fd = this.#walFd ??= openSync(`${this.path}-wal`, 'r');
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.#syncsInFlight++;
       fdatasync(fd, (err) => {
         if (--this.#syncsInFlight === 0 && !this.#db.isOpen) this.#closeWal();
         if (err) reject(err);

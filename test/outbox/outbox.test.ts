@@ -171,6 +171,19 @@ describe('Outbox', () => {
     assert.deepEqual(ob.fetch(0, 10), [], 'handed out once');
   });
 
+  test('a failed sync is logged and the records still go out: they are committed', async () => {
+    class FailingSync extends MemoryStore {
+      override sync() {
+        return Promise.reject(new Error('EIO'));
+      }
+    }
+    const { ob } = makeOutbox({}, undefined, new FailingSync());
+    const done = committed(ob);
+    ob.add(draft());
+    assert.equal((await done).length, 1);
+    assert.equal(ob.fetch(0, 10).length, 1);
+  });
+
   test('a caught-up route gets new records from memory, not from the store', async () => {
     class Counting extends MemoryStore {
       fetches = 0;

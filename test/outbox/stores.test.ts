@@ -1,7 +1,7 @@
 // Runs the store suite against every implementation, plus what only a file can do: survive a reopen, and be
 // moved aside when corrupt.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -124,4 +124,12 @@ test('sqlite: the mark file of another database is ignored', (t) => {
   t.after(() => b.close());
   assert.equal(b.marks(0).size, 0, 'same oseq range, other identity');
   assert.equal(b.totals().rows, 3);
+});
+
+test('sqlite: a sync that cannot reach the WAL rejects, it does not throw', async (t) => {
+  const path = dbPath(t);
+  const store = new SqliteStore(path, 'batch');
+  t.after(() => store.close());
+  unlinkSync(`${path}-wal`);
+  await assert.rejects(store.sync(), /ENOENT/);
 });
