@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs } from './run.ts';
-import { cpuMeter, latencySummary, mib, numberArg, sleep } from './stats.ts';
+import { cpuMeter, diskWriteMeter, latencySummary, mib, numberArg, sleep } from './stats.ts';
 
 async function rawPhase(url: string, channels: number, hz: number, durationMs: number) {
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: 'bench-raw' });
@@ -65,11 +65,13 @@ async function edgeloopPhase(url: string, channels: number, hz: number, duration
   await sleep(Math.min(5000, durationMs / 10));
   const rssStart = process.memoryUsage().rss;
   const cpu = cpuMeter();
+  const disk = diskWriteMeter();
   const count = () => gw.sensors().reduce((n, s) => ({ samples: n.samples + s.samples, drops: n.drops + s.drops }), { samples: 0, drops: 0 });
   const before = count();
   gw.publishers[0]?.on('acked', (ms) => latencies.push(ms));
   await sleep(durationMs);
   const cpuPct = cpu();
+  const diskPerS = disk();
   const rssEnd = process.memoryUsage().rss;
   const after = count();
   const samples = after.samples - before.samples;
@@ -85,6 +87,9 @@ async function edgeloopPhase(url: string, channels: number, hz: number, duration
     acked: latencies.length,
     // Taken in the window but neither acknowledged nor waiting: dropped by a queue or the outbox (also counted).
     samples_lost: Math.max(0, samples - latencies.length - waiting),
+    // What the outbox writes to the disk (WAL, database, marks), for flash wear.
+    disk_write_mib_per_s: diskPerS === null ? null : mib(diskPerS),
+    disk_write_kib_per_record: diskPerS === null || samples === 0 ? null : Math.round((diskPerS * (durationMs / 1000)) / samples / 102.4) / 10,
     queue_drops: after.drops - before.drops,
     rss_before_start_mib: mib(rssBefore),
     rss_start_mib: mib(rssStart),

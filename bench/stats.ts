@@ -1,4 +1,5 @@
 // Small helpers shared by the benchmarks: quantiles, resource sampling, number parsing.
+import { readFileSync } from 'node:fs';
 import type { BenchArgs } from './run.ts';
 
 export function quantile(sorted: number[], q: number): number {
@@ -25,6 +26,26 @@ export function cpuMeter(): () => number {
   return () => {
     const d = process.cpuUsage(start);
     return Math.round(((d.user + d.system) / 1000 / (performance.now() - t0)) * 1000) / 10;
+  };
+}
+
+/**
+ * Bytes this process caused to be written to storage over a phase, per second (Linux `/proc/self/io`
+ * `write_bytes`); null where that file does not exist.
+ */
+export function diskWriteMeter(): () => number | null {
+  const read = () => {
+    try {
+      return Number(/^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN);
+    } catch {
+      return NaN;
+    }
+  };
+  const start = read();
+  const t0 = performance.now();
+  return () => {
+    const perS = ((read() - start) / (performance.now() - t0)) * 1000;
+    return Number.isFinite(perS) ? perS : null;
   };
 }
 
