@@ -12,14 +12,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { mqttRoutes, resolveConfig } from '../src/config/load.ts';
+import { resolveConfig, routesOf } from '../src/app/config.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
 import { Publisher } from '../src/outbox/publisher.ts';
 import { SqliteStore } from '../src/outbox/sqlite-store.ts';
 import { payloadOf, uuidv7, type RecordDraft } from '../src/pipeline/record.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { Metrics } from '../src/telemetry/metrics.ts';
-import { MqttAdapter } from '../src/transport/mqtt.ts';
+import { MqttAdapter, type MqttRouteConfig } from '../src/transport/mqtt.ts';
 import { startMosquitto } from '../test/support/mosquitto.ts';
 import type { BenchArgs } from './run.ts';
 import { median, numberArg } from './stats.ts';
@@ -74,17 +74,17 @@ const constantMessage = (i: number): [string, string, mqtt.IClientPublishOptions
 /** An outbox with one MQTT route on `url`, as the gateway composes it. */
 function outboxRoute(url: string, dir: string) {
   const config = resolveConfig({ mqtt: { url, window: WINDOW }, outbox: { durability: 'batch', ttl_s: 0 } });
-  const route = mqttRoutes(config)[0]!;
+  const route = routesOf(config)[0]!;
   const metrics = new Metrics();
   const outbox = new Outbox({
     store: new SqliteStore(join(dir, 'outbox.db'), 'batch'),
     config: config.outbox,
     device: 'bench',
-    routes: [{ name: route.name, topics: route.topics }],
+    routes: [{ name: route.name, topics: [...route.topics] }],
     log,
     metrics,
   });
-  const adapter = new MqttAdapter({ route: { ...route, url, client_id: `bench-${Date.now()}` }, device: 'bench', log });
+  const adapter = new MqttAdapter({ ...(route.options as MqttRouteConfig & { name: string }), client_id: `bench-${Date.now()}` }, { device: 'bench', log });
   const publisher = new Publisher({ outbox, route: 0, adapter, topicPrefix: 'edgeloop/bench/', metrics, log });
   const acked = (n: number) =>
     new Promise<void>((resolve) => {

@@ -5,7 +5,7 @@
 // one core, RSS at start and end, samples lost.
 import mqtt from 'mqtt';
 import { Gateway } from '../src/app/gateway.ts';
-import { resolveConfig } from '../src/config/load.ts';
+import { resolveConfig } from '../src/app/config.ts';
 import { nowMs } from '../src/pipeline/clock.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { startMosquitto } from '../test/support/mosquitto.ts';
@@ -68,7 +68,7 @@ async function edgeloopPhase(url: string, channels: number, hz: number, duration
   const disk = diskWriteMeter();
   const count = () => gw.sensors().reduce((n, s) => ({ samples: n.samples + s.samples, drops: n.drops + s.drops }), { samples: 0, drops: 0 });
   const before = count();
-  gw.publishers[0]?.on('acked', (ms) => latencies.push(ms));
+  gw.routes[0]?.publisher.on('acked', (ms) => latencies.push(ms));
   await sleep(durationMs);
   const cpuPct = cpu();
   const diskPerS = disk();

@@ -15,6 +15,7 @@ export const ERRORS = {
   MQTT_CONNECT: { status: 502, hint: 'check mqtt.url, credentials and that the broker is reachable' },
   MQTT_TLS: { status: 502, hint: 'check mqtt.tls.ca / cert / key and mqtt.tls.min_version against the broker' },
   MQTT_REFUSED: { status: 502, hint: 'the broker refused the message; it was moved to the dead-letter table' },
+  MQTT_SUBSCRIBE: { status: 502, hint: 'the broker refused a command subscription: allow edgeloop/<device>/# for this client in its ACL' },
   HTTP_UPSTREAM: { status: 502, hint: 'check http[].url, headers, tls.ca and that the endpoint answers' },
   // outbox
   OUTBOX_FULL: { status: 507, hint: 'raise outbox.max_rows / max_bytes or restore the upstream connection' },
@@ -34,10 +35,16 @@ export const ERRORS = {
   IMAGE_INVALID: { status: 422, hint: 'give a readable PNG or JPEG file' },
   // lifecycle
   SHUTDOWN_TIMEOUT: { status: 500, hint: 'a component did not stop in time; see the log for which' },
+  INTERNAL: { status: 500, hint: 'an unexpected fault: the gateway log has the details; please report it' },
 } as const satisfies Record<string, { status: number; hint: string }>;
 
 export type ErrorName = keyof typeof ERRORS;
 export type ErrorCode = `EDGELOOP_ERR_${ErrorName}`;
+
+/** The stable code of a catalogue entry, for logs and payloads that carry a code without an error object. */
+export function errorCode(name: ErrorName): ErrorCode {
+  return `EDGELOOP_ERR_${name}`;
+}
 
 export class EdgeloopError extends Error {
   readonly code: ErrorCode;
@@ -49,7 +56,7 @@ export class EdgeloopError extends Error {
   constructor(name: ErrorName, message: string, options: { cause?: unknown; details?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'EdgeloopError';
-    this.code = `EDGELOOP_ERR_${name}`;
+    this.code = errorCode(name);
     this.statusCode = ERRORS[name].status;
     this.hint = ERRORS[name].hint;
     this.details = options.details;
@@ -62,7 +69,7 @@ export class EdgeloopError extends Error {
 }
 
 export function isEdgeloopError(err: unknown, name?: ErrorName): err is EdgeloopError {
-  return err instanceof EdgeloopError && (name === undefined || err.code === `EDGELOOP_ERR_${name}`);
+  return err instanceof EdgeloopError && (name === undefined || err.code === errorCode(name));
 }
 
 /** A message for any thrown value, so logs never print `[object Object]`. */

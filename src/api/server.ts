@@ -3,6 +3,7 @@
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { EdgeloopError, isEdgeloopError } from '../errors.ts';
+import { redact } from '../lib/redact.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { makeAuthorizer } from './auth.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -41,6 +42,8 @@ export async function buildApi(gw: GatewayView, o: Omit<ApiOptions, 'host' | 'po
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
+  // Whatever a route answers, no secret leaves: the configured ones and anything that looks like one.
+  app.addHook('onSend', async (_req, _reply, payload) => (typeof payload === 'string' ? redact(payload, gw.secrets) : payload));
   const authorized = makeAuthorizer(o.token);
   app.addHook('onRequest', async (req, reply) => {
     if (!authorized(req)) {
@@ -55,7 +58,8 @@ export async function buildApi(gw: GatewayView, o: Omit<ApiOptions, 'host' | 'po
       return reply.code(400).send(errorBody(new EdgeloopError('BAD_REQUEST', e.message)));
     }
     o.log.error({ err }, 'api error');
-    return reply.code(500).send({ error: 'EDGELOOP_ERR_INTERNAL', message: 'internal error; see the gateway log' });
+    const internal = new EdgeloopError('INTERNAL', 'internal error; see the gateway log');
+    return reply.code(internal.statusCode).send(errorBody(internal));
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(new EdgeloopError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`))),

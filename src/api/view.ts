@@ -1,6 +1,6 @@
 // What the API may see of the gateway: read-only views plus the few operations it exposes. The API never reaches
-// into the gateway's objects itself, so it can be tested against a stand-in.
-import type { Config } from '../config/schema.ts';
+// into the gateway's objects itself, so it can be tested against a stand-in. Every view is snake_case, like every
+// JSON the gateway sends.
 import type { LiveBus } from '../pipeline/live-bus.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { AdapterInfo } from '../transport/adapter.ts';
@@ -18,8 +18,11 @@ export interface SensorView {
   timeouts: number;
   overruns: number;
   last_error: string | null;
+  /** Readings the queue dropped, whatever the reason (see `edgeloop_drops_total{stage="queue"}`). */
   drops: number;
   queue_depth: number;
+  /** Times a reading waited for room in a full queue (policy `block`). */
+  queue_waits: number;
   seq: number;
 }
 
@@ -29,14 +32,24 @@ export interface RouteView extends AdapterInfo {
   dead_lettered: number;
 }
 
+export interface QueueView {
+  /** `sensor:<id>`, as the `queue` label of `edgeloop_queue_depth`. */
+  queue: string;
+  depth: number;
+  capacity: number;
+  policy: string;
+  drops: number;
+}
+
 export interface OutboxView {
   store: string;
   rows: number;
   bytes: number;
   oldest_age_s: number | null;
-  inflight: Record<string, number>;
   dead_letters: number;
-  drops: Record<string, number>;
+  /** Records dropped by the outbox since start, by reason. */
+  drops: { outbox_full: number; outbox_rejected: number; expired: number; write_error: number; closed: number; purged: number };
+  by_route: { route: string; kind: string; inflight: number }[];
   by_topic: { topic: string; rows: number; bytes: number }[];
   by_priority: { priority: number; rows: number }[];
   limits: { max_rows: number; max_bytes: number; ttl_s: number; on_full: string };
@@ -49,10 +62,10 @@ export interface StatusView {
   uptime_s: number;
   config_source: string;
   broker: { embedded: boolean; url: string | null };
-  mqtt: RouteView[];
-  http: RouteView[];
+  /** Every route, listed under its kind (`mqtt`, `http`, …); every registered kind is present. */
+  routes: Record<string, RouteView[]>;
   sensors: SensorView[];
-  queues: Record<string, { depth: number; capacity: number; drops: number }>;
+  queues: QueueView[];
   outbox: { rows: number; bytes: number; dead_letters: number };
   ws_clients: number;
 }
@@ -63,7 +76,10 @@ export interface GatewayView {
   readonly device: string;
   status(): StatusView;
   sensors(): SensorView[];
-  config(): Config;
+  /** The effective config, secrets redacted. */
+  config(): unknown;
   outbox(): OutboxView;
   purgeOutbox(): number;
+  /** Secret values the API must never show (see lib/redact.ts). */
+  readonly secrets: readonly string[];
 }

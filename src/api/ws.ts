@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { topicMatches } from '../pipeline/live-bus.ts';
 import type { DurableRecord } from '../pipeline/record.ts';
+import { errorCode } from '../errors.ts';
 import type { GatewayView } from './view.ts';
 
 const Filters = Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000]+$' }), { minItems: 1, maxItems: 64 });
@@ -50,7 +51,7 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
       socket.send(text);
     };
     const error = (message: string) =>
-      send(JSON.stringify({ type: 'error', error: 'EDGELOOP_ERR_BAD_REQUEST', message }));
+      send(JSON.stringify({ type: 'error', error: errorCode('BAD_REQUEST'), message }));
     const unsubscribe = gw.bus.subscribe((record: DurableRecord) => {
       for (const f of filters) {
         if (topicMatches(f, record.topic)) {

@@ -1,16 +1,18 @@
-// `edgeloop check -c FILE`: validates without starting anything; every error is printed with its key path.
-import { loadConfig } from '../config/load.ts';
-import { isEdgeloopError } from '../errors.ts';
+// `edgeloop check -c FILE [--test]`: validates without starting anything; every error is printed with its key path.
+// With --test it also reads every sensor once and connects to every upstream once, and exits 1 if anything fails.
+import { loadConfig } from '../app/config.ts';
+import { selfTest } from '../app/self-test.ts';
 import type { ConfigIssue } from '../config/validate.ts';
+import { isEdgeloopError } from '../errors.ts';
+import { createLogger } from '../telemetry/logger.ts';
 import { commonArgs } from './args.ts';
 
 export async function checkCommand(argv: string[]): Promise<number> {
-  const args = commonArgs(argv);
+  const args = commonArgs(argv, { test: { type: 'boolean' } });
   const file = args.config ?? process.env.EDGELOOP_CONFIG;
+  let loaded;
   try {
-    const { config, source } = await loadConfig(file);
-    console.log(`${source}: ok (device ${config.device.id}, ${config.sensors.length} sensors)`);
-    return 0;
+    loaded = await loadConfig(file);
   } catch (err) {
     if (isEdgeloopError(err, 'CONFIG_INVALID')) {
       console.error(`${file ?? 'demo defaults'}: ${err.code}`);
@@ -19,4 +21,14 @@ export async function checkCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  const { config, source } = loaded;
+  console.log(`${source}: ok (device ${config.device.id}, ${config.sensors.length} sensors)`);
+  if (!args.test) return 0;
+  console.log('testing: each sensor read once, each upstream connected once');
+  const results = await selfTest(config, createLogger('silent', { pretty: false }));
+  const width = Math.max(...results.map((r) => r.outcome.length), 2);
+  for (const r of results) console.log(`  ${r.outcome.padEnd(width)}  ${r.subject}: ${r.detail}`);
+  const failed = results.filter((r) => r.outcome === 'failed').length;
+  console.log(failed === 0 ? `all ${results.length} passed` : `${failed} of ${results.length} failed`);
+  return failed === 0 ? 0 : 1;
 }

@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (isEdgeloopError(err)) {
       console.error(err.describe());
-      return err.code === 'EDGELOOP_ERR_USAGE' ? 2 : 1;
+      return isEdgeloopError(err, 'USAGE') ? 2 : 1;
     }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(new EdgeloopError('USAGE', messageOf(err)).describe());

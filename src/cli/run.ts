@@ -1,8 +1,9 @@
 // `edgeloop run`: loads the config, starts the gateway, and stops it cleanly on SIGINT/SIGTERM.
 import { once } from 'node:events';
 import { Gateway } from '../app/gateway.ts';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig } from '../app/config.ts';
 import { EdgeloopError } from '../errors.ts';
+import { secretsOf } from '../lib/redact.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { checkCommand } from './check.ts';
 import { commonArgs } from './args.ts';
@@ -24,7 +25,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     // Same report as `edgeloop check`, then refuse to run.
     return checkCommand(argv);
   }
-  const log = createLogger(((level as Level | undefined) ?? loaded.config.log_level) as Level);
+  const log = createLogger(((level as Level | undefined) ?? loaded.config.log_level) as Level, { secrets: secretsOf(loaded.config) });
   const gateway = new Gateway({ config: loaded.config, configSource: loaded.source, log });
   try {
     await gateway.start();

@@ -1,9 +1,48 @@
-// The configuration schema: one TypeBox schema, one TypeScript type. Key names are a public contract.
+// The core sections of the configuration and the building blocks the option schemas of drivers and adapters use.
+// The full schema (core + `sensors[]` with each driver's options + one key per kind of upstream) is composed in
+// app/config.ts. Key names are a public contract.
 import { Type, type Static } from '@sinclair/typebox';
 
-const Str = (opts: { default?: string; minLength?: number; description?: string } = {}) => Type.String(opts);
-const Int = (min: number, max: number, def?: number) =>
+export const Str = (opts: { default?: string; minLength?: number; maxLength?: number; description?: string } = {}) => Type.String(opts);
+export const Int = (min: number, max: number, def?: number) =>
   Type.Integer(def === undefined ? { minimum: min, maximum: max } : { minimum: min, maximum: max, default: def });
+
+/** The longest delay a Node.js timer holds (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
+
+/** Why `id` cannot be one level of an MQTT topic, or undefined when it can. */
+export function topicLevelProblem(id: string): string | undefined {
+  if (id === '') return 'must not be empty';
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+  const bad = /[+#/\u0000-\u001f\u007f-\u009f]/u.exec(id);
+  if (!bad) return undefined;
+  const what = bad[0] === '+' || bad[0] === '#' || bad[0] === '/' ? bad[0] : `control character U+${(bad[0].codePointAt(0) ?? 0).toString(16).padStart(4, '0').toUpperCase()}`;
+  return `must not contain ${what}: it becomes a level of MQTT topics`;
+}
+
+/** An id that ends up as a level of an MQTT topic (`edgeloop/<device>/sensors/<id>`). */
+export const TopicLevel = (opts: { maxLength?: number } = {}) =>
+  Type.String({ maxLength: opts.maxLength ?? 128, refine: topicLevelProblem });
+
+/** Why `text` is not a URL with one of `schemes`, a host and a port in range, or undefined when it is. */
+export function urlProblem(text: string, schemes: readonly string[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    const port = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):(\d+)/i.exec(text)?.[1];
+    if (port !== undefined && Number(port) > 65_535) return `has port ${port}: give a port between 1 and 65535`;
+    return `is not a URL (expected ${schemes.map((s) => `${s}://host[:port]`).join(', ')})`;
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (!schemes.includes(scheme)) return `has the scheme ${scheme}: use one of ${schemes.join(', ')}`;
+  if (url.hostname === '') return 'has no host';
+  if (url.port === '0') return 'has port 0: give a port between 1 and 65535';
+  return undefined;
+}
+
+/** A URL with one of `schemes`, a host, and a port in 1–65535 (the URL parser refuses larger ones). */
+export const UrlString = (schemes: readonly string[]) => Type.String({ refine: (v: string) => urlProblem(v, schemes) });
 
 export const QueueSchema = Type.Object(
   {
@@ -53,7 +92,7 @@ export const DeadbandSchema = Type.Union([
 
 export const SensorSchema = Type.Object(
   {
-    id: Str({ minLength: 1 }),
+    id: TopicLevel(),
     driver: Str({ minLength: 1 }),
     interval_ms: Int(1, 86_400_000, 50),
     unit: Str({ default: '' }),
@@ -73,88 +112,6 @@ export const SensorSchema = Type.Object(
   { additionalProperties: true },
 );
 
-const TlsSchema = Type.Object(
-  {
-    ca: Type.Optional(Str({ description: 'path to a PEM CA bundle' })),
-    cert: Type.Optional(Str({ description: 'path to the PEM client certificate (mTLS)' })),
-    key: Type.Optional(Str({ description: 'path to the PEM client key (mTLS)' })),
-    min_version: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2' }),
-    ciphers: Type.Optional(Str()),
-    reject_unauthorized: Type.Boolean({ default: true }),
-    servername: Type.Optional(Str()),
-  },
-  { additionalProperties: false, default: {} },
-);
-
-/** Names logs, metrics and the outbox cursor of a route, whatever its kind. */
-const RouteNameSchema = Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' });
-
-/** Topic filters (below `edgeloop/<device>/`) a route carries; default all. */
-const TopicsSchema = Type.Array(Str({ minLength: 1 }), { minItems: 1, default: ['#'] });
-
-/** Backoff between connection attempts, for every kind of route. */
-const ReconnectSchema = Type.Object(
-  {
-    min_ms: Int(10, 3_600_000, 1000),
-    max_ms: Int(10, 3_600_000, 30_000),
-    /** A connection that stayed up this long resets the backoff. */
-    stable_ms: Int(0, 3_600_000, 10_000),
-  },
-  { additionalProperties: false, default: {} },
-);
-
-export const MqttRouteSchema = Type.Object(
-  {
-    /** A name for logs, metrics and the outbox cursor; defaults to `default`, `route1`, … */
-    name: Type.Optional(RouteNameSchema),
-    /** Absent: the embedded broker. */
-    url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
-    /** Default: 5, or 4 with the embedded broker (which speaks MQTT 3.1.1). */
-    protocol_version: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(5)])),
-    qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 1 }),
-    client_id: Type.Optional(Str({ minLength: 1 })),
-    username: Type.Optional(Str()),
-    password: Type.Optional(Str()),
-    keepalive_s: Int(0, 65_535, 30),
-    connect_timeout_ms: Int(100, 600_000, 10_000),
-    /** false: a persistent session (the broker keeps our subscriptions and queued messages). */
-    clean: Type.Boolean({ default: true }),
-    session_expiry_s: Int(0, 4_294_967_295, 0),
-    /** In-flight window: unacknowledged publishes at once (capped by the broker's Receive Maximum). */
-    window: Int(1, 65_535, 100),
-    reconnect: ReconnectSchema,
-    topics: TopicsSchema,
-    tls: TlsSchema,
-  },
-  { additionalProperties: false, default: {} },
-);
-
-/** A webhook: each record is POSTed as JSON to `url`. */
-export const HttpRouteSchema = Type.Object(
-  {
-    name: RouteNameSchema,
-    url: Type.String({ pattern: '^https?://' }),
-    topics: TopicsSchema,
-    /** Sent with every request, e.g. `authorization: Bearer …` (values are hidden in the API's config view). */
-    headers: Type.Record(Type.String(), Type.String({ pattern: '^[^\\r\\n]*$' }), { default: {} }),
-    /** A request not answered within this is a lost connection: the record is sent again after the backoff. */
-    timeout_ms: Int(100, 600_000, 5000),
-    /** Requests in flight at once, each on its own keep-alive connection. */
-    window: Int(1, 1024, 8),
-    reconnect: ReconnectSchema,
-    tls: Type.Optional(
-      Type.Object(
-        {
-          ca: Type.Optional(Str({ description: 'path to a PEM CA bundle' })),
-          reject_unauthorized: Type.Boolean({ default: true }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-
 export const OutboxSchema = Type.Object(
   {
     /** sqlite: `<data_dir>/outbox.db`, survives restarts; memory: nothing survives (no flash writes). */
@@ -172,10 +129,17 @@ export const OutboxSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-export const ConfigSchema = Type.Object(
+/** Every top-level section but the ones composed from registries (`sensors`, one key per kind of upstream). */
+export const CoreSchema = Type.Object(
   {
     device: Type.Object(
-      { id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'edgeloop-demo' }) },
+      {
+        id: Type.String({
+          pattern: '^[A-Za-z0-9_.-]{1,64}$',
+          patternMessage: 'must be 1 to 64 letters, digits, _, . or - (it names the device in every MQTT topic)',
+          default: 'edgeloop-demo',
+        }),
+      },
       { additionalProperties: false, default: {} },
     ),
     data_dir: Str({ minLength: 1, default: './data' }),
@@ -185,15 +149,15 @@ export const ConfigSchema = Type.Object(
     ),
     /** Root of sysfs for the sensor drivers (a fake tree in tests). */
     sysfs_root: Str({ minLength: 1, default: '/sys' }),
-    mqtt: Type.Union([MqttRouteSchema, Type.Array(MqttRouteSchema, { minItems: 1 })], { default: {} }),
-    http: Type.Array(HttpRouteSchema, { default: [] }),
     broker: Type.Object(
-      { host: Str({ default: '127.0.0.1' }), port: Int(0, 65_535, 1883) },
+      // Port 0: any free port (tests); the URL the routes use is the one actually bound.
+      { host: Str({ minLength: 1, default: '127.0.0.1' }), port: Int(0, 65_535, 1883) },
       { additionalProperties: false, default: {} },
     ),
     api: Type.Object(
       {
-        host: Str({ default: '0.0.0.0' }),
+        host: Str({ minLength: 1, default: '0.0.0.0' }),
+        // Port 0: any free port (tests).
         port: Int(0, 65_535, 8080),
         token: Type.Optional(Str({ minLength: 8 })),
         /** Per WebSocket client: bytes waiting to be sent before it is dropped as too slow. */
@@ -203,15 +167,12 @@ export const ConfigSchema = Type.Object(
     ),
     outbox: OutboxSchema,
     shutdown_timeout_ms: Int(100, 600_000, 10_000),
-    sensors: Type.Array(SensorSchema, { default: [] }),
   },
   { additionalProperties: false },
 );
 
-export type Config = Static<typeof ConfigSchema>;
+export type CoreConfig = Static<typeof CoreSchema>;
 export type SensorConfig = Static<typeof SensorSchema>;
-export type MqttRouteConfig = Static<typeof MqttRouteSchema>;
-export type HttpRouteConfig = Static<typeof HttpRouteSchema>;
 export type OutboxConfig = Static<typeof OutboxSchema>;
 export type AggregateConfig = Static<typeof AggregateSchema>;
 export type DeadbandConfig = Static<typeof DeadbandSchema>;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { parse as parseYaml } from 'yaml';
+import yaml from 'js-yaml';
 import { EdgeloopError, messageOf } from '../errors.ts';
 
 export const TASKS = ['classification', 'detection-ssd', 'detection-yolo', 'detection-blazeface'] as const;
@@ -87,7 +87,7 @@ export async function readSidecar(file: string): Promise<Sidecar> {
   }
   let data: unknown;
   try {
-    data = path.extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+    data = path.extname(file) === '.json' ? JSON.parse(text) : yaml.load(text, { schema: yaml.CORE_SCHEMA });
   } catch (err) {
     throw new EdgeloopError('SIDECAR_INVALID', `${file} is not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${messageOf(err)}`, { cause: err });
   }

@@ -1,6 +1,7 @@
 // The outbox in memory: same contract as the SQLite store, nothing survives the process. For tests, benchmarks and
 // devices that must not write to flash (`outbox.store: memory`).
 import type { DeadLetter, NewRow, OutboxStore, StoreBreakdown, StoreTotals, StoredRow } from './store.ts';
+import { Tally } from './tally.ts';
 
 interface Row extends StoredRow {
   created: number;
@@ -19,6 +20,7 @@ export class MemoryStore implements OutboxStore {
   #next = 1;
   /** route → priority → oseq delivered up to. */
   #marks = new Map<number, Map<number, number>>();
+  #tally = new Tally();
 
   loadSeqs(): Map<string, number> {
     return new Map(this.#seqs);
@@ -30,6 +32,7 @@ export class MemoryStore implements OutboxStore {
       const { source: _s, seq: _q, ...rest } = r;
       this.#rows.set(oseq, { ...rest, oseq });
       this.#seqs.set(r.source, r.seq);
+      this.#tally.add(r.topic, r.priority, 1, r.bytes);
       return oseq;
     });
   }
@@ -93,29 +96,12 @@ export class MemoryStore implements OutboxStore {
   }
 
   totals(): StoreTotals {
-    let bytes = 0;
-    let oldest: number | null = null;
-    for (const r of this.#rows.values()) {
-      bytes += r.bytes;
-      oldest = oldest === null ? r.created : Math.min(oldest, r.created);
-    }
-    return { rows: this.#rows.size, bytes, oldestCreated: oldest };
+    const head = this.#rows.values().next();
+    return { rows: this.#tally.rows, bytes: this.#tally.bytes, oldestCreated: head.done ? null : head.value.created };
   }
 
   breakdown(): StoreBreakdown {
-    const topics = new Map<string, { topic: string; rows: number; bytes: number }>();
-    const prios = new Map<number, { priority: number; rows: number }>();
-    for (const r of this.#rows.values()) {
-      const t = topics.get(r.topic) ?? topics.set(r.topic, { topic: r.topic, rows: 0, bytes: 0 }).get(r.topic)!;
-      t.rows++;
-      t.bytes += r.bytes;
-      const p = prios.get(r.priority) ?? prios.set(r.priority, { priority: r.priority, rows: 0 }).get(r.priority)!;
-      p.rows++;
-    }
-    return {
-      byTopic: [...topics.values()].sort((a, b) => a.topic.localeCompare(b.topic)),
-      byPriority: [...prios.values()].sort((a, b) => b.priority - a.priority),
-    };
+    return this.#tally.breakdown();
   }
 
   deadLetters(limit: number): DeadLetter[] {
@@ -149,6 +135,7 @@ export class MemoryStore implements OutboxStore {
       bytes += r.bytes;
       rows++;
       this.#rows.delete(o);
+      this.#tally.add(r.topic, r.priority, -1, -r.bytes);
     }
     return { rows, bytes };
   }

@@ -345,9 +345,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.#removed(this.store.deadLetter(1 << route, letter));
   }
 
+  /** Drops what waited longer than the TTL; delivered rows are swept first, so only undelivered ones count as expired. */
   expire(now = Date.now()): number {
     const ttl = this.#o.config.ttl_s;
     if (ttl === 0 || this.#closed) return 0;
+    this.sweep();
     const removed = this.store.expire(now - ttl * 1000);
     if (removed.rows > 0) this.#forgetTails();
     this.#removed(removed);
@@ -355,7 +357,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     return removed.rows;
   }
 
+  /** Deletes every record not yet delivered and returns how many; delivered ones are swept first, not counted. */
   purge(): number {
+    if (this.#closed) return 0;
+    this.sweep();
     const removed = this.store.purge();
     this.#removed(removed);
     this.#drop('purged', removed.rows);
@@ -407,8 +412,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.#retryTimer = setTimeout(() => this.flush(), 1000);
   }
 
+  /** A scrape reads the figures as they are: it sweeps nothing and scans nothing. */
   #collect(): void {
-    this.sweep();
     const m = this.#o.metrics;
     m.outboxRows.set(this.#rows);
     m.outboxBytes.set(this.#bytes);

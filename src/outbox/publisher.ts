@@ -2,6 +2,7 @@
 // A reconnect (or restart) starts again from the oldest unacknowledged row, so the backlog drains at full window
 // speed while new records keep being committed behind it.
 import { EventEmitter, once } from 'node:events';
+import { errorCode } from '../errors.ts';
 import { nowMs } from '../pipeline/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -152,7 +153,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       this.emit('acked', latencyMs);
     } else if (outcome.refused) {
       this.#deadLettered++;
-      const code = adapter.info().kind === 'mqtt' ? 'EDGELOOP_ERR_MQTT_REFUSED' : 'EDGELOOP_ERR_HTTP_UPSTREAM';
+      const code = errorCode(adapter.refusal);
       log.warn(
         { route: this.name, topic: row.topic, id: row.id, code, reason_code: outcome.refused.code, reason: outcome.refused.reason },
         'upstream refused a record; moved to the dead letters',

@@ -5,6 +5,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { messageOf } from '../errors.ts';
 import { MarkFile, type Marks } from './mark-file.ts';
 import type { DeadLetter, NewRow, OutboxStore, StoreBreakdown, StoreTotals, StoredRow } from './store.ts';
+import { Tally } from './tally.ts';
 
 export type Durability = 'batch' | 'each' | 'os';
 
@@ -45,11 +46,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 `;
 
 type Removed = { rows: number; bytes: number };
+/** Rows deleted, as `RETURNING topic, priority, bytes` or a `GROUP BY topic` gives them. */
+type Gone = { topic: string; priority: number; rows?: number; bytes: number };
 const EXPIRE_PAGE = 1000;
-const sum = (rows: unknown[]): Removed => ({
-  rows: rows.length,
-  bytes: rows.reduce<number>((s, r) => s + ((r as { bytes: number }).bytes ?? 0), 0),
-});
 
 export interface OpenResult {
   store: SqliteStore;
@@ -86,9 +85,12 @@ export class SqliteStore implements OutboxStore {
   /** Marks newer than the ones in the database: in the mark file until the next sweep stores them. */
   #marksDirty = false;
   #markFile: MarkFile;
+  /** Rows and bytes by topic and priority, kept as rows come and go (status reads cost no scan). */
+  #tally = new Tally();
+  #deadLetters: number;
   #s: Record<
     | 'insert' | 'seq' | 'fetch' | 'mark' | 'clearBit' | 'delDone' | 'evict' | 'oldest' | 'deleteUpTo' | 'moveDead'
-    | 'purge' | 'doneRange' | 'sweepRange' | 'begin' | 'commit' | 'rollback',
+    | 'purge' | 'doneRange' | 'sweepRange' | 'head' | 'begin' | 'commit' | 'rollback',
     StatementSync
   >;
 
@@ -130,23 +132,28 @@ export class SqliteStore implements OutboxStore {
       mark: p(
         'INSERT INTO marks (route, priority, oseq) VALUES (?, ?, ?) ON CONFLICT (route, priority) DO UPDATE SET oseq = max(oseq, excluded.oseq)',
       ),
-      // Counted first, then deleted without RETURNING: no JavaScript object per deleted row.
-      doneRange: p(`SELECT count(*) AS rows, total(bytes) AS bytes ${range}`),
+      // Counted first (by topic, for the tally), then deleted without RETURNING: no JavaScript object per deleted row.
+      doneRange: p(`SELECT topic, priority, count(*) AS rows, total(bytes) AS bytes ${range} GROUP BY topic`),
       sweepRange: p(`DELETE ${range}`),
       clearBit: p(`UPDATE records SET pending = pending & ~? WHERE oseq IN (${ids}) AND (pending & ?) != 0`),
-      delDone: p(`DELETE FROM records WHERE oseq IN (${ids}) AND pending = 0 RETURNING bytes`),
-      evict: p('DELETE FROM records WHERE oseq IN (SELECT oseq FROM records ORDER BY priority, oseq LIMIT ?) RETURNING bytes'),
+      delDone: p(`DELETE FROM records WHERE oseq IN (${ids}) AND pending = 0 RETURNING topic, priority, bytes`),
+      evict: p('DELETE FROM records WHERE oseq IN (SELECT oseq FROM records ORDER BY priority, oseq LIMIT ?) RETURNING topic, priority, bytes'),
       oldest: p('SELECT oseq, created FROM records ORDER BY oseq LIMIT ?'),
-      deleteUpTo: p('DELETE FROM records WHERE oseq <= ? RETURNING bytes'),
+      head: p('SELECT created FROM records ORDER BY oseq LIMIT 1'),
+      deleteUpTo: p('DELETE FROM records WHERE oseq <= ? RETURNING topic, priority, bytes'),
       moveDead: p(
         `INSERT OR REPLACE INTO dead_letters (oseq, route, id, topic, reason_code, reason, failed_at, payload)
          SELECT oseq, ?, id, topic, ?, ?, ?, payload FROM records WHERE oseq = ?`,
       ),
-      purge: p('DELETE FROM records RETURNING bytes'),
+      purge: p('DELETE FROM records'),
       begin: p('BEGIN'),
       commit: p('COMMIT'),
       rollback: p('ROLLBACK'),
     };
+    // The one scan of the tally: at open.
+    const groups = db.prepare('SELECT topic, priority, count(*) AS rows, total(bytes) AS bytes FROM records GROUP BY topic, priority').all();
+    for (const g of groups as unknown as Required<Gone>[]) this.#tally.add(g.topic, g.priority, g.rows, g.bytes);
+    this.#deadLetters = (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
     const marks = db.prepare('SELECT route, priority, oseq FROM marks').all() as { route: number; priority: number; oseq: number }[];
     for (const m of marks) this.#routeMarks(m.route).set(m.priority, m.oseq);
     const { value: identity } = db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: Uint8Array };
@@ -165,7 +172,7 @@ export class SqliteStore implements OutboxStore {
   }
 
   append(rows: NewRow[]): number[] {
-    return this.#tx(() => {
+    const oseqs = this.#tx(() => {
       const last = new Map<string, number>();
       const oseqs = rows.map((r) => {
         last.set(r.source, r.seq);
@@ -175,6 +182,8 @@ export class SqliteStore implements OutboxStore {
       for (const [source, seq] of last) this.#s.seq.run(source, seq);
       return oseqs;
     });
+    for (const r of rows) this.#tally.add(r.topic, r.priority, 1, r.bytes);
+    return oseqs;
   }
 
   sync(): Promise<void> {
@@ -221,21 +230,21 @@ export class SqliteStore implements OutboxStore {
    * whose mark reaches that far. A dead route's rows are thus not read again at every sweep.
    */
   sweep(): Removed {
-    const total = { rows: 0, bytes: 0 };
+    const gone: Gone[] = [];
     this.#tx(() => {
       this.#storeMarks();
       for (const [route, m] of this.#marks) {
         for (const [priority, at] of m) {
           const from = this.#swept.get(route)?.get(priority) ?? 0;
-          if (at > from) this.#sweepRange(priority, from, at, total);
+          if (at > from) this.#sweepRange(priority, from, at, gone);
         }
       }
     }, true);
     this.#swept = new Map([...this.#marks].map(([route, m]) => [route, new Map(m)]));
-    return total;
+    return this.#gone(gone);
   }
 
-  #sweepRange(priority: number, lo: number, hi: number, total: Removed): void {
+  #sweepRange(priority: number, lo: number, hi: number, gone: Gone[]): void {
     const marks = [...this.#marks].map(([route, m]) => ({ bit: 2 ** route, at: m.get(priority) ?? 0 }));
     marks.sort((a, b) => a.at - b.at);
     // Routes that never marked anything are not in `allowed`: rows they carry stay.
@@ -245,11 +254,10 @@ export class SqliteStore implements OutboxStore {
       const from = Math.max(after, lo);
       const to = Math.min(m.at, hi);
       if (to > from) {
-        const done = this.#s.doneRange.get(priority, from, to, allowed) as Removed;
-        if (done.rows > 0) {
+        const done = this.#s.doneRange.all(priority, from, to, allowed) as unknown as Gone[];
+        if (done.length > 0) {
           this.#s.sweepRange.run(priority, from, to, allowed);
-          total.rows += done.rows;
-          total.bytes += done.bytes;
+          gone.push(...done);
         }
       }
       after = Math.max(after, m.at);
@@ -258,16 +266,18 @@ export class SqliteStore implements OutboxStore {
   }
 
   deadLetter(routeBit: number, letter: Omit<DeadLetter, 'payload' | 'id' | 'topic'>): Removed {
-    return this.#tx(() => {
+    const gone = this.#tx(() => {
       this.#s.moveDead.run(letter.route, letter.reasonCode, letter.reason, letter.failedAt, letter.oseq);
       const list = JSON.stringify([letter.oseq]);
       this.#s.clearBit.run(routeBit, list, routeBit);
-      return sum(this.#s.delDone.all(list));
+      return this.#s.delDone.all(list) as unknown as Gone[];
     });
+    this.#deadLetters++;
+    return this.#gone(gone);
   }
 
   evict(count: number): Removed {
-    return sum(this.#s.evict.all(count));
+    return this.#gone(this.#s.evict.all(count) as unknown as Gone[]);
   }
 
   /**
@@ -281,32 +291,21 @@ export class SqliteStore implements OutboxStore {
       const fresh = head.findIndex((r) => r.created >= before);
       const last = head[(fresh === -1 ? head.length : fresh) - 1];
       if (last === undefined) return total;
-      const removed = sum(this.#s.deleteUpTo.all(last.oseq));
+      const removed = this.#gone(this.#s.deleteUpTo.all(last.oseq) as unknown as Gone[]);
       total.rows += removed.rows;
       total.bytes += removed.bytes;
       if (fresh !== -1 || head.length < EXPIRE_PAGE) return total;
     }
   }
 
+  /** From the tally and the head of the table (the primary key): no scan. */
   totals(): StoreTotals {
-    const r = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created) AS c FROM records').get() as {
-      n: number;
-      b: number;
-      c: number | null;
-    };
-    return { rows: r.n, bytes: r.b, oldestCreated: r.c };
+    const head = this.#s.head.get() as { created: number } | undefined;
+    return { rows: this.#tally.rows, bytes: this.#tally.bytes, oldestCreated: head?.created ?? null };
   }
 
   breakdown(): StoreBreakdown {
-    const byTopic = this.#db
-      .prepare('SELECT topic, count(*) AS rows, sum(bytes) AS bytes FROM records GROUP BY topic ORDER BY topic')
-      .all()
-      .map((r) => ({ ...r })) as unknown as StoreBreakdown['byTopic'];
-    const byPriority = this.#db
-      .prepare('SELECT priority, count(*) AS rows FROM records GROUP BY priority ORDER BY priority DESC')
-      .all()
-      .map((r) => ({ ...r })) as unknown as StoreBreakdown['byPriority'];
-    return { byTopic, byPriority };
+    return this.#tally.breakdown();
   }
 
   deadLetters(limit: number): DeadLetter[] {
@@ -320,11 +319,26 @@ export class SqliteStore implements OutboxStore {
   }
 
   deadLetterCount(): number {
-    return (this.#db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
+    return this.#deadLetters;
   }
 
   purge(): Removed {
-    return sum(this.#s.purge.all());
+    const removed = { rows: this.#tally.rows, bytes: this.#tally.bytes };
+    this.#s.purge.run();
+    this.#tally.clear();
+    return removed;
+  }
+
+  /** Takes deleted rows off the tally; returns how many rows and bytes they were. */
+  #gone(rows: Gone[]): Removed {
+    const total = { rows: 0, bytes: 0 };
+    for (const r of rows) {
+      const n = r.rows ?? 1;
+      this.#tally.add(r.topic, r.priority, -n, -r.bytes);
+      total.rows += n;
+      total.bytes += r.bytes;
+    }
+    return total;
   }
 
   close(): void {

@@ -78,6 +78,10 @@ export interface OutboxStore {
   evict(count: number): { rows: number; bytes: number };
   /** Deletes rows that entered before `created` (the TTL). */
   expire(before: number): { rows: number; bytes: number };
+  /**
+   * `totals`, `breakdown` and `deadLetterCount` serve status reads and metric scrapes: they must not scan the rows
+   * (keep the figures as rows come and go, e.g. with a Tally) and must not write.
+   */
   totals(): StoreTotals;
   breakdown(): StoreBreakdown;
   deadLetters(limit: number): DeadLetter[];

@@ -1,8 +1,11 @@
 // A bounded FIFO whose policy decides what happens when it is full. Every drop is counted with its reason, and the
 // caller is told so it can count it in metrics too.
+// - drop-oldest: the oldest item makes room (the freshest data wins);
+// - drop-newest: the new item is refused (what is queued wins);
+// - block: the producer waits for room (`put`), up to the deadline it gives; what still finds no room then is dropped.
 
 export type QueuePolicy = 'drop-oldest' | 'drop-newest' | 'block';
-export type DropReason = 'overflow-oldest' | 'overflow-newest';
+export type DropReason = 'overflow-oldest' | 'overflow-newest' | 'block-timeout';
 
 export interface QueueOptions<T> {
   capacity: number;
@@ -13,7 +16,7 @@ export interface QueueOptions<T> {
 export class BoundedQueue<T> {
   readonly capacity: number;
   readonly policy: QueuePolicy;
-  readonly drops: Record<DropReason, number> = { 'overflow-oldest': 0, 'overflow-newest': 0 };
+  readonly drops: Record<DropReason, number> = { 'overflow-oldest': 0, 'overflow-newest': 0, 'block-timeout': 0 };
   #ring: (T | undefined)[];
   #head = 0;
   #size = 0;
@@ -38,6 +41,15 @@ export class BoundedQueue<T> {
     return this.#closed;
   }
 
+  get full(): boolean {
+    return this.#size === this.capacity;
+  }
+
+  /** Every item dropped so far, whatever the reason. */
+  get dropped(): number {
+    return this.drops['overflow-oldest'] + this.drops['overflow-newest'] + this.drops['block-timeout'];
+  }
+
   /**
    * Adds an item without ever waiting. When full: `drop-oldest` evicts the head, `drop-newest` (and `block`, which
    * only waits through `put`) refuses the item. Returns false when the offered item itself was dropped.
@@ -58,10 +70,28 @@ export class BoundedQueue<T> {
     return true;
   }
 
-  /** Adds an item, waiting for room under the `block` policy; other policies behave as `offer`. */
-  async put(item: T): Promise<boolean> {
+  /**
+   * Adds an item, waiting for room under the `block` policy until `deadline` aborts; other policies behave as
+   * `offer`. An item that found no room by the deadline (or when the queue closed) is dropped as `block-timeout`.
+   */
+  async put(item: T, deadline?: AbortSignal): Promise<boolean> {
     while (this.policy === 'block' && this.#size === this.capacity && !this.#closed) {
-      await new Promise<void>((resolve) => this.#writers.push(resolve));
+      if (deadline?.aborted) {
+        this.#drop('block-timeout', item);
+        return false;
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          deadline?.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.#writers.push(wake);
+        deadline?.addEventListener('abort', wake, { once: true });
+      });
+    }
+    if (this.policy === 'block' && this.#closed) {
+      this.#drop('block-timeout', item);
+      return false;
     }
     return this.offer(item);
   }

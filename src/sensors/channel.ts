@@ -1,5 +1,6 @@
 // One sensor channel end to end: sampler → bounded queue → stage (aggregate / deadband) → record drafts for the
-// outbox. The sampler never waits for the consumer: the queue's policy decides what is dropped, and counts it.
+// outbox. When the consumer falls behind, the queue's policy decides: drop the oldest or the newest reading (and count
+// it), or (`block`) make the sampler wait for room, bounded by its read timeout.
 import type { SensorConfig } from '../config/schema.ts';
 import { BoundedQueue } from '../pipeline/bounded-queue.ts';
 import { uuidv7, type RecordDraft } from '../pipeline/record.ts';
@@ -12,8 +13,8 @@ import { createStage, type Emission, type Stage } from './stage.ts';
 export interface ChannelOptions {
   config: SensorConfig;
   driver: SensorDriver;
-  /** Where finished records go (the outbox). */
-  sink: (draft: RecordDraft) => void;
+  /** Where finished records go (the outbox). A sink that returns a promise holds the channel until it settles. */
+  sink: (draft: RecordDraft) => unknown;
   metrics: Metrics;
   log: Logger;
 }
@@ -23,7 +24,7 @@ export class Channel {
   readonly queue: BoundedQueue<Reading>;
   readonly sampler: Sampler;
   #stage: Stage;
-  #sink: (draft: RecordDraft) => void;
+  #sink: (draft: RecordDraft) => unknown;
   #consumer: Promise<void> | undefined;
 
   constructor(o: ChannelOptions) {
@@ -51,7 +52,7 @@ export class Channel {
   }
 
   get drops(): number {
-    return this.queue.drops['overflow-oldest'] + this.queue.drops['overflow-newest'];
+    return this.queue.dropped;
   }
 
   start(phaseMs = 0): void {
@@ -64,27 +65,31 @@ export class Channel {
     await this.sampler.stop();
     this.queue.close();
     await this.#consumer;
-    for (const e of this.#stage.flush()) this.#emit(e);
+    for (const e of this.#stage.flush()) await this.#emit(e);
   }
 
   async #consume(): Promise<void> {
     for (;;) {
       await this.queue.readable();
       if (this.queue.size === 0 && this.queue.closed) return;
-      for (const reading of this.queue.drain()) {
-        for (const e of this.#stage.push(reading)) this.#emit(e);
+      // One reading at a time: a sink that pushes back leaves the rest in the queue, where the policy applies.
+      while (this.queue.size > 0) {
+        for (const e of this.#stage.push(this.queue.shift() as Reading)) {
+          const pending = this.#emit(e);
+          if (pending instanceof Promise) await pending;
+        }
       }
     }
   }
 
-  #emit(e: Emission): void {
+  #emit(e: Emission): unknown {
     const c = this.config;
     const data: Record<string, unknown> = { sensor: c.id, value: e.value, unit: c.unit };
     if (e.stats) {
       data.stats = e.stats;
       data.window_ms = e.window_ms;
     }
-    this.#sink({
+    return this.#sink({
       id: uuidv7(e.ts),
       kind: 'reading',
       source: c.id,

@@ -21,6 +21,8 @@ export interface SamplerStats {
   errors: number;
   timeouts: number;
   overruns: number;
+  /** Times a reading found the queue full and waited for room (policy `block`). */
+  queueWaits: number;
   lastValue: number | null;
   lastTs: number | null;
   lastError: string | null;
@@ -29,7 +31,10 @@ export interface SamplerStats {
 export interface SamplerOptions {
   sensor: string;
   intervalMs: number;
-  /** Default: the interval, but at least 1 s (a slow bus on a fast channel is overrun, not timed out). */
+  /**
+   * Default: the interval, but at least 1 s (a slow bus on a fast channel is overrun, not timed out). Also bounds
+   * the wait for room in a full queue under the `block` policy.
+   */
   timeoutMs?: number;
   driver: SensorDriver;
   queue: BoundedQueue<Reading>;
@@ -41,13 +46,17 @@ export interface SamplerOptions {
 export class Sampler {
   readonly sensor: string;
   readonly stats: SamplerStats = {
-    samples: 0, errors: 0, timeouts: 0, overruns: 0, lastValue: null, lastTs: null, lastError: null,
+    samples: 0, errors: 0, timeouts: 0, overruns: 0, queueWaits: 0, lastValue: null, lastTs: null, lastError: null,
   };
   #o: SamplerOptions;
   #ticker: Ticker;
   #errorLog = new RateLimitedLog();
   #current: AbortController | undefined;
   #timeout: NodeJS.Timeout;
+  #timeoutMs: number;
+  #waitLog = new RateLimitedLog();
+  /** Aborts a wait for room in the queue (at stop). */
+  #stopping = new AbortController();
   #stopped = false;
   /** Times of the last reads, for the current rate. */
   #times: number[] = [];
@@ -57,6 +66,7 @@ export class Sampler {
     this.sensor = options.sensor;
     this.#ticker = new Ticker(options.intervalMs, () => this.#sample());
     const timeoutMs = options.timeoutMs ?? Math.max(options.intervalMs, 1000);
+    this.#timeoutMs = timeoutMs;
     this.#timeout = setTimeout(() => this.#current?.abort(), timeoutMs);
     this.#timeout.unref();
   }
@@ -70,6 +80,7 @@ export class Sampler {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#current?.abort();
+    this.#stopping.abort();
     clearTimeout(this.#timeout);
     await this.#ticker.stop();
     await this.#o.driver.close();
@@ -110,7 +121,9 @@ export class Sampler {
       this.#times.push(ts);
       if (this.#times.length > RATE_WINDOW) this.#times.shift();
       o.onSample?.();
-      o.queue.offer({ sensor: this.sensor, value, ts });
+      const reading = { sensor: this.sensor, value, ts };
+      if (o.queue.policy === 'block' && o.queue.full) await this.#waitForRoom(reading);
+      else o.queue.offer(reading);
     } catch (err) {
       if (this.#stopped) return;
       const reason = read.signal.aborted || isEdgeloopError(err, 'SENSOR_TIMEOUT') ? 'timeout' : 'error';
@@ -124,5 +137,19 @@ export class Sampler {
     } finally {
       this.#current = undefined;
     }
+  }
+
+  /**
+   * `block`: the sampler holds the reading and reads nothing more (the ticks meanwhile count as overruns) until the
+   * consumer makes room, for at most the read timeout; a reading still without room then is dropped and counted.
+   */
+  async #waitForRoom(reading: Reading): Promise<void> {
+    const o = this.#o;
+    this.stats.queueWaits++;
+    this.#waitLog.hit((suppressed) =>
+      o.log.warn({ sensor: this.sensor, capacity: o.queue.capacity, max_wait_ms: this.#timeoutMs, suppressed }, 'queue full: sampling waits for room (policy block)'),
+    );
+    const deadline = AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#stopping.signal]);
+    await o.queue.put(reading, deadline);
   }
 }

@@ -1,15 +1,26 @@
 // pino JSON logs (one object per line, for journald and log shippers); pretty when a person watches a terminal.
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+// Every line goes through the one redaction function before it is written: no secret reaches a log.
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
+import { redact } from '../lib/redact.ts';
 
 export type { Logger };
 
-export function createLogger(level: LevelWithSilent, opts: { pretty?: boolean } = {}): Logger {
-  const base = { level, base: { pid: process.pid } };
-  if (opts.pretty ?? process.stdout.isTTY) {
+export interface LoggerOptions {
+  pretty?: boolean;
+  /** Secret values to hide wherever they appear (see `secretsOf`), besides what looks like a secret. */
+  secrets?: readonly string[];
+  /** Where lines go (default: stdout). */
+  destination?: DestinationStream;
+}
+
+export function createLogger(level: LevelWithSilent, opts: LoggerOptions = {}): Logger {
+  const secrets = opts.secrets ?? [];
+  const base = { level, base: { pid: process.pid }, hooks: { streamWrite: (line: string) => redact(line, secrets) } };
+  if (opts.pretty ?? (opts.destination === undefined && process.stdout.isTTY)) {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
-  return pino(base);
+  return opts.destination ? pino(base, opts.destination) : pino(base);
 }
 
 /**

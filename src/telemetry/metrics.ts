@@ -27,13 +27,18 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 300],
   });
   readonly published = new Counter({ name: 'edgeloop_published_total', registers: [this.registry], help: 'Records acknowledged by the broker', labelNames: ['route'] });
-  readonly mqttState = new Gauge({
-    name: 'edgeloop_mqtt_state',
-    registers: [this.registry], help: 'MQTT client state: 1 for the current state of each route',
-    labelNames: ['route', 'state'],
+  readonly routeState = new Gauge({
+    name: 'edgeloop_route_state',
+    registers: [this.registry], help: 'Connection state of each route (any kind): 1 for its current state',
+    labelNames: ['route', 'kind', 'state'],
   });
-  readonly reconnects = new Counter({ name: 'edgeloop_mqtt_reconnects_total', registers: [this.registry], help: 'Reconnect attempts', labelNames: ['route'] });
-  readonly backoff = new Gauge({ name: 'edgeloop_mqtt_backoff_seconds', registers: [this.registry], help: 'Current reconnect delay', labelNames: ['route'] });
+  readonly reconnects = new Counter({ name: 'edgeloop_route_reconnects_total', registers: [this.registry], help: 'Reconnect attempts', labelNames: ['route'] });
+  readonly backoff = new Gauge({ name: 'edgeloop_route_backoff_seconds', registers: [this.registry], help: 'Current reconnect delay', labelNames: ['route'] });
+  readonly commands = new Counter({
+    name: 'edgeloop_commands_total',
+    registers: [this.registry], help: 'Commands received from upstream, by route and outcome (ok, error)',
+    labelNames: ['route', 'outcome'],
+  });
   readonly outboxRows = new Gauge({ name: 'edgeloop_outbox_rows', registers: [this.registry], help: 'Records waiting in the outbox' });
   readonly outboxBytes = new Gauge({ name: 'edgeloop_outbox_bytes', registers: [this.registry], help: 'Payload bytes waiting in the outbox' });
   readonly outboxOldest = new Gauge({ name: 'edgeloop_outbox_oldest_age_seconds', registers: [this.registry], help: 'Age of the oldest waiting record' });
@@ -45,7 +50,8 @@ export class Metrics {
 
   constructor() {
     // The event-loop lag monitor wakes the loop at its precision: 100 ms instead of 10 ms spares an idle device.
-    collectDefaultMetrics({ register: this.registry, prefix: 'edgeloop_process_', eventLoopMonitoringPrecision: 100 });
+    // The prefix goes before prom-client's own names: edgeloop_process_cpu_seconds_total, edgeloop_nodejs_eventloop_lag_seconds.
+    collectDefaultMetrics({ register: this.registry, prefix: 'edgeloop_', eventLoopMonitoringPrecision: 100 });
   }
 
   /** Gauges that mirror live state are refreshed by collectors just before a scrape. */

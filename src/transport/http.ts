@@ -7,18 +7,54 @@
 import { readFileSync } from 'node:fs';
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
-import type { HttpRouteConfig } from '../config/schema.ts';
+import { Type, type Static } from '@sinclair/typebox';
+import { Int, Str, UrlString } from '../config/schema.ts';
 import { EdgeloopError, messageOf } from '../errors.ts';
-import type { Logger } from '../telemetry/logger.ts';
-import { redactUrl, type Adapter, type ConnectionState, type PublishOutcome } from './adapter.ts';
+import { redact } from '../lib/redact.ts';
+import { ROUTE_FIELDS, RouteNameSchema, type Adapter, type AdapterContext, type AdapterDefinition, type PublishOutcome } from './adapter.ts';
 import { ConnectionLifecycle } from './lifecycle.ts';
 
-export interface HttpAdapterOptions {
-  route: HttpRouteConfig;
-  log: Logger;
-  onState?: (state: ConnectionState) => void;
-  onReconnectAttempt?: (delayMs: number) => void;
+export const HttpRouteSchema = Type.Object(
+  {
+    ...ROUTE_FIELDS,
+    name: RouteNameSchema,
+    url: UrlString(['http', 'https']),
+    /** Sent with every request, e.g. `authorization: Bearer …` (values are hidden in the API's config view). */
+    headers: Type.Record(Type.String(), Type.String({ pattern: '^[^\\r\\n]*$', patternMessage: 'must be one line' }), { default: {} }),
+    /** A request not answered within this is a lost connection: the record is sent again after the backoff. */
+    timeout_ms: Int(100, 600_000, 5000),
+    /** Requests in flight at once, each on its own keep-alive connection. */
+    window: Int(1, 1024, 8),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Str({ minLength: 1, description: 'path to a PEM CA bundle' })),
+          reject_unauthorized: Type.Boolean({ default: true }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type HttpRouteConfig = Static<typeof HttpRouteSchema>;
+
+/** An RFC 9110 token. */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+function check(route: HttpRouteConfig) {
+  return Object.keys(route.headers)
+    .filter((name) => !HEADER_NAME.test(name))
+    .map((name) => ({ key: `headers.${name}`, message: 'is not a valid HTTP header name' }));
 }
+
+export const httpAdapter: AdapterDefinition<HttpRouteConfig> = {
+  options: HttpRouteSchema,
+  check,
+  default: [],
+  create: (route, context) => new HttpAdapter(route, context),
+};
 
 /** One "connection": its keep-alive sockets and its requests in flight (the probe included), to give them up. */
 interface Connection {
@@ -36,7 +72,10 @@ const REASON_BODY_CHARS = 200;
 
 export class HttpAdapter extends ConnectionLifecycle implements Adapter {
   readonly window: number;
-  #o: HttpAdapterOptions;
+  /** A webhook only sends: nothing comes down. */
+  readonly downlink = null;
+  readonly refusal = 'HTTP_UPSTREAM' as const;
+  #route: HttpRouteConfig;
   #url: URL;
   #secure: boolean;
   #ca: Buffer | undefined;
@@ -45,17 +84,17 @@ export class HttpAdapter extends ConnectionLifecycle implements Adapter {
   #inflight = new Set<(outcome: PublishOutcome) => void>();
   #idle: (() => void) | undefined;
 
-  constructor(options: HttpAdapterOptions) {
-    const { route, log, onState, onReconnectAttempt } = options;
+  constructor(route: HttpRouteConfig, context: AdapterContext) {
+    const { log, onState, onReconnectAttempt } = context;
     super({ name: route.name, kind: 'http', url: route.url, reconnect: route.reconnect, log, onState, onReconnectAttempt });
-    this.#o = options;
+    this.#route = route;
     this.window = route.window;
     this.#url = new URL(route.url);
     this.#secure = this.#url.protocol === 'https:';
   }
 
   start(): void {
-    const ca = this.#o.route.tls?.ca;
+    const ca = this.#route.tls?.ca;
     if (ca !== undefined) {
       try {
         this.#ca = readFileSync(ca);
@@ -118,7 +157,7 @@ export class HttpAdapter extends ConnectionLifecycle implements Adapter {
   #connect(): void {
     // At most `window` sockets, kept alive between requests.
     const agentOptions = { keepAlive: true, maxSockets: this.window };
-    const tls = this.#o.route.tls;
+    const tls = this.#route.tls;
     const agent = this.#secure
       ? new https.Agent({ ...agentOptions, rejectUnauthorized: tls?.reject_unauthorized ?? true, ...(this.#ca ? { ca: this.#ca } : {}) })
       : new http.Agent(agentOptions);
@@ -133,7 +172,7 @@ export class HttpAdapter extends ConnectionLifecycle implements Adapter {
   }
 
   #request(conn: Connection, method: 'HEAD' | 'POST', headers: Record<string, string>, body?: string): Promise<Answer> {
-    const timeoutMs = this.#o.route.timeout_ms;
+    const timeoutMs = this.#route.timeout_ms;
     const abort = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -142,7 +181,7 @@ export class HttpAdapter extends ConnectionLifecycle implements Adapter {
     }, timeoutMs);
     conn.requests.add(abort);
     // The route's headers first, so they cannot replace the ones the far end relies on.
-    const options = { method, agent: conn.agent, signal: abort.signal, headers: { ...this.#o.route.headers, ...headers } };
+    const options = { method, agent: conn.agent, signal: abort.signal, headers: { ...this.#route.headers, ...headers } };
     return new Promise<Answer>((resolve, reject) => {
       const fail = (err: unknown) => reject(timedOut ? new Error(`no answer within ${timeoutMs} ms`) : err);
       const req = (this.#secure ? https : http).request(this.#url, options, (res) => {
@@ -171,7 +210,7 @@ export class HttpAdapter extends ConnectionLifecycle implements Adapter {
   #lose(conn: Connection, cause: unknown): void {
     if (conn !== this.#conn || this.stopping) return;
     const message = typeof cause === 'string' ? cause : messageOf(cause);
-    this.failed(new EdgeloopError('HTTP_UPSTREAM', `${redactUrl(this.#o.route.url)}: ${message}`, { cause }));
+    this.failed(new EdgeloopError('HTTP_UPSTREAM', `${redact(this.#route.url)}: ${message}`, { cause }));
     this.#drop(conn);
     this.lost(() => this.#connect());
   }

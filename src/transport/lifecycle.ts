@@ -4,7 +4,8 @@
 import { EventEmitter } from 'node:events';
 import type { EdgeloopError } from '../errors.ts';
 import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
-import { Backoff, redactUrl, type AdapterEvents, type AdapterInfo, type ConnectionState } from './adapter.ts';
+import { redact } from '../lib/redact.ts';
+import { Backoff, type AdapterEvents, type AdapterInfo, type ConnectionState, type Downlink } from './adapter.ts';
 
 export interface LifecycleOptions {
   name: string;
@@ -44,19 +45,21 @@ export abstract class ConnectionLifecycle extends EventEmitter<AdapterEvents> {
   }
 
   abstract get window(): number;
+  abstract get downlink(): Downlink | null;
 
   info(): AdapterInfo {
     return {
       name: this.name,
       kind: this.#o.kind,
-      url: redactUrl(this.#o.url),
+      url: redact(this.#o.url),
       state: this.#state,
       window: this.window,
       connects: this.#connects,
-      reconnectAttempts: this.#backoff.attempt,
-      backoffMs: this.#backoffMs,
-      lastError: this.#lastError,
-      connectedSince: this.#connectedSince?.toISOString() ?? null,
+      reconnect_attempts: this.#backoff.attempt,
+      backoff_ms: this.#backoffMs,
+      last_error: this.#lastError,
+      connected_since: this.#connectedSince?.toISOString() ?? null,
+      downlink: this.downlink !== null,
     };
   }
 
@@ -87,7 +90,7 @@ export abstract class ConnectionLifecycle extends EventEmitter<AdapterEvents> {
     clearTimeout(this.#stableTimer);
     this.#stableTimer = setTimeout(() => this.#backoff.reset(), this.#o.reconnect.stable_ms);
     this.#stableTimer.unref();
-    this.log.info({ route: this.name, url: redactUrl(this.#o.url), window: this.window }, `${this.#o.kind} connected`);
+    this.log.info({ route: this.name, url: redact(this.#o.url), window: this.window }, `${this.#o.kind} connected`);
     this.setState('connected');
     this.emit('ready');
   }

@@ -1,35 +1,97 @@
 // The MQTT adapter (MQTT.js 5, protocol 3.1.1 or 5). It owns the connection only: states, backoff with jitter, the
-// retained status topic with its last will, and telling a refused publish from a lost connection. MQTT.js's own
-// store holds just the in-flight window; what it held at a disconnect is dropped from it, because the outbox sends
-// those records again.
+// retained status topic with its last will, telling a refused publish from a lost connection, and the downlink: the
+// command subscriptions, made again (QoS 1) after every reconnect. MQTT.js's own store holds just the in-flight
+// window; what it held at a disconnect is dropped from it, because the outbox sends those records again.
+import { Type, type Static } from '@sinclair/typebox';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import type { MqttRoute } from '../config/load.ts';
-import { EdgeloopError, messageOf } from '../errors.ts';
-import type { Logger } from '../telemetry/logger.ts';
-import { redactUrl, type Adapter, type ConnectionState, type PublishOutcome } from './adapter.ts';
+import { Int, Str, UrlString } from '../config/schema.ts';
+import { EdgeloopError, errorCode, messageOf } from '../errors.ts';
+import { redact } from '../lib/redact.ts';
+import { topicMatches } from '../pipeline/live-bus.ts';
+import { RateLimitedLog } from '../telemetry/logger.ts';
+import {
+  ROUTE_FIELDS,
+  type Adapter,
+  type AdapterContext,
+  type AdapterDefinition,
+  type CommandHandler,
+  type Downlink,
+  type PublishOutcome,
+} from './adapter.ts';
 import { ConnectionLifecycle } from './lifecycle.ts';
-import { isTlsError, tlsOptions } from './tls.ts';
+import { isTlsError, TlsSchema, tlsOptions } from './tls.ts';
 
-export interface MqttAdapterOptions {
-  route: MqttRoute & { url: string };
-  device: string;
-  log: Logger;
-  onState?: (state: ConnectionState) => void;
-  onReconnectAttempt?: (delayMs: number) => void;
+export const MQTT_SCHEMES = ['mqtt', 'mqtts', 'tcp', 'tls', 'ws', 'wss'] as const;
+
+export const MqttRouteSchema = Type.Object(
+  {
+    ...ROUTE_FIELDS,
+    /** Absent: the embedded broker. */
+    url: Type.Optional(UrlString(MQTT_SCHEMES)),
+    /** Default: 5, or 4 with the embedded broker (which speaks MQTT 3.1.1). */
+    protocol_version: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(5)])),
+    qos: Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)], { default: 1 }),
+    client_id: Type.Optional(Str({ minLength: 1, maxLength: 256 })),
+    username: Type.Optional(Str()),
+    password: Type.Optional(Str()),
+    keepalive_s: Int(0, 65_535, 30),
+    connect_timeout_ms: Int(100, 600_000, 10_000),
+    /** false: a persistent session (the broker keeps our subscriptions and queued messages). */
+    clean: Type.Boolean({ default: true }),
+    session_expiry_s: Int(0, 4_294_967_295, 0),
+    /** In-flight window: unacknowledged publishes at once (capped by the broker's Receive Maximum). */
+    window: Int(1, 65_535, 100),
+    tls: TlsSchema,
+  },
+  { additionalProperties: false },
+);
+
+export type MqttRouteConfig = Static<typeof MqttRouteSchema>;
+
+/** The embedded broker (Aedes) speaks MQTT 3.1.1 only. */
+function check(route: MqttRouteConfig) {
+  if (route.url === undefined && route.protocol_version === 5) {
+    return [{ key: 'protocol_version', message: 'the embedded broker speaks MQTT 3.1.1: use 4, or set url to an MQTT 5 broker' }];
+  }
+  return [];
 }
 
+export const mqttAdapter: AdapterDefinition<MqttRouteConfig> = {
+  options: MqttRouteSchema,
+  check,
+  shape: 'one-or-many',
+  // No `mqtt` key: one route to the embedded broker, so a fresh install publishes somewhere.
+  default: {},
+  defaultName: (index, count) => (count === 1 ? 'default' : `route${index + 1}`),
+  usesEmbeddedBroker: (route) => route.url === undefined,
+  create: (route, context) => new MqttAdapter(route, context),
+};
+
 export class MqttAdapter extends ConnectionLifecycle implements Adapter {
-  #o: MqttAdapterOptions;
+  readonly refusal = 'MQTT_REFUSED' as const;
+  readonly downlink: Downlink = { subscribe: (filter, handler) => this.#subscribe(filter, handler) };
+  #route: MqttRouteConfig & { name: string };
+  #context: AdapterContext;
+  #url: string;
+  #protocol: 4 | 5;
   #client: MqttClient | undefined;
   #window: number;
   #statusTopic: string;
+  /** Command subscriptions by topic filter, made again at every connect. */
+  #subscriptions = new Map<string, Set<CommandHandler>>();
+  #subscribeErrors = new RateLimitedLog(60_000);
 
-  constructor(options: MqttAdapterOptions) {
-    const { route, log, onState, onReconnectAttempt } = options;
-    super({ name: route.name, kind: 'mqtt', url: route.url, reconnect: route.reconnect, log, onState, onReconnectAttempt });
-    this.#o = options;
+  constructor(route: MqttRouteConfig & { name: string }, context: AdapterContext) {
+    const url = route.url ?? context.embeddedBrokerUrl;
+    if (url === undefined) throw new EdgeloopError('INTERNAL', `mqtt route ${route.name} has no url and no embedded broker was started`);
+    const { log, onState, onReconnectAttempt } = context;
+    super({ name: route.name, kind: 'mqtt', url, reconnect: route.reconnect, log, onState, onReconnectAttempt });
+    this.#route = route;
+    this.#context = context;
+    this.#url = url;
+    this.#protocol = route.protocol_version ?? (route.url === undefined ? 4 : 5);
     this.#window = route.window;
-    this.#statusTopic = `edgeloop/${options.device}/status`;
+    this.#statusTopic = `edgeloop/${context.device}/status`;
   }
 
   get window(): number {
@@ -37,33 +99,39 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
   }
 
   start(): void {
-    const r = this.#o.route;
-    const v5 = r.protocol_version === 5;
+    const r = this.#route;
+    const v5 = this.#protocol === 5;
+    const probe = this.#context.probe === true;
+    const clientId = r.client_id ?? `edgeloop-${this.#context.device}${this.name === 'default' ? '' : `-${this.name}`}`;
     const options: IClientOptions = {
-      protocolVersion: r.protocol_version,
-      clientId: r.client_id ?? `edgeloop-${this.#o.device}${this.name === 'default' ? '' : `-${this.name}`}`,
-      clean: r.clean,
+      protocolVersion: this.#protocol,
+      // A probe must not take the running gateway's session over (same client id) nor touch its persistent session.
+      clientId: probe ? `${clientId}-check` : clientId,
+      clean: probe ? true : r.clean,
       keepalive: r.keepalive_s,
       connectTimeout: r.connect_timeout_ms,
       // Reconnection is ours: exponential backoff with jitter instead of MQTT.js's fixed period.
       reconnectPeriod: 0,
+      // Command subscriptions are ours too, made again at each connect.
+      resubscribe: false,
       // Only the in-flight window lives in MQTT.js; nothing waits in its offline queue.
       queueQoSZero: false,
       // MQTT.js traces every packet through `debug`; even disabled, that costs ~7 % of the publish path.
       log: () => undefined,
-      will: { topic: this.#statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...(v5 ? { properties: { sessionExpiryInterval: r.session_expiry_s } } : {}),
+      ...(probe ? {} : { will: { topic: this.#statusTopic, payload: Buffer.from('offline'), qos: 1 as const, retain: true } }),
+      ...(v5 ? { properties: { sessionExpiryInterval: probe ? 0 : r.session_expiry_s } } : {}),
       ...(r.username !== undefined ? { username: r.username } : {}),
       ...(r.password !== undefined ? { password: r.password } : {}),
-      ...(/^(mqtts|wss|tls):/.test(r.url) ? tlsOptions(r.tls) : {}),
+      ...(/^(mqtts|wss|tls):/.test(this.#url) ? tlsOptions(r.tls) : {}),
     };
     this.setState('connecting');
-    const client = mqtt.connect(r.url, options);
+    const client = mqtt.connect(this.#url, options);
     this.#client = client;
     client.on('connect', (connack) => this.#onConnect(connack.properties?.receiveMaximum));
     client.on('close', () => this.#onClose());
     client.on('error', (err) => this.#onError(err));
     client.on('offline', () => undefined);
+    client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.qos));
   }
 
   publish(topic: string, payload: string, id: string, done: (outcome: PublishOutcome) => void): void {
@@ -72,8 +140,8 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
       done({ ok: false });
       return;
     }
-    const opts: IClientPublishOptions = { qos: this.#o.route.qos };
-    if (this.#o.route.protocol_version === 5) opts.properties = { userProperties: { 'edgeloop-id': id } };
+    const opts: IClientPublishOptions = { qos: this.#route.qos };
+    if (this.#protocol === 5) opts.properties = { userProperties: { 'edgeloop-id': id } };
     client.publish(topic, payload, opts, (err) => {
       if (!err) done({ ok: true });
       else {
@@ -90,7 +158,7 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
     this.setState('disconnecting');
     const bye = async () => {
       if (!client.connected) return client.endAsync(true);
-      await client.publishAsync(this.#statusTopic, 'offline', { qos: 1, retain: true });
+      if (this.#context.probe !== true) await client.publishAsync(this.#statusTopic, 'offline', { qos: 1, retain: true });
       await client.endAsync();
     };
     let timer: NodeJS.Timeout | undefined;
@@ -108,9 +176,53 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
     // Without it Nagle's algorithm holds small publishes until the broker's delayed ACK: ~40 ms per record.
     (this.#client?.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     // Never more in flight than the broker accepts (MQTT 5 Receive Maximum).
-    this.#window = Math.min(this.#o.route.window, receiveMaximum ?? Infinity);
+    this.#window = Math.min(this.#route.window, receiveMaximum ?? Infinity);
     this.connected();
-    this.#client?.publish(this.#statusTopic, 'online', { qos: 1, retain: true });
+    if (this.#context.probe !== true) this.#client?.publish(this.#statusTopic, 'online', { qos: 1, retain: true });
+    if (this.#subscriptions.size > 0) this.#sendSubscribe([...this.#subscriptions.keys()]);
+  }
+
+  #subscribe(filter: string, handler: CommandHandler): () => void {
+    let handlers = this.#subscriptions.get(filter);
+    if (!handlers) {
+      handlers = new Set();
+      this.#subscriptions.set(filter, handlers);
+      if (this.state === 'connected') this.#sendSubscribe([filter]);
+    }
+    handlers.add(handler);
+    const mine = handlers;
+    return () => {
+      mine.delete(handler);
+      if (mine.size > 0 || this.#subscriptions.get(filter) !== mine) return;
+      this.#subscriptions.delete(filter);
+      if (this.state === 'connected') this.#client?.unsubscribe(filter);
+    };
+  }
+
+  /** QoS 1: a command is delivered at least once, also when it was sent while this client was reconnecting. */
+  #sendSubscribe(filters: string[]): void {
+    const client = this.#client;
+    if (!client) return;
+    client.subscribe(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])), (err, granted) => {
+      const refused = err ? filters : (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+      if (refused.length === 0) return;
+      const e = new EdgeloopError('MQTT_SUBSCRIBE', `the broker refused the subscription to ${refused.join(', ')}${err ? `: ${err.message}` : ''}`);
+      this.#subscribeErrors.hit((suppressed) => this.log.error({ route: this.name, code: e.code, suppressed }, e.describe()));
+    });
+  }
+
+  #onMessage(topic: string, payload: Buffer, qos: 0 | 1 | 2): void {
+    for (const [filter, handlers] of this.#subscriptions) {
+      if (!topicMatches(filter, topic)) continue;
+      for (const handler of handlers) {
+        try {
+          handler({ route: this.name, topic, payload, qos });
+        } catch (err) {
+          // A handler must not throw (the command router catches); one that does must not break the client.
+          this.log.error({ route: this.name, topic, code: errorCode('INTERNAL'), err: messageOf(err) }, 'command handler threw');
+        }
+      }
+    }
   }
 
   #onClose(): void {
@@ -128,7 +240,7 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
   }
 
   #onError(err: Error): void {
-    const url = redactUrl(this.#o.route.url);
+    const url = redact(this.#url);
     this.failed(
       isTlsError(err)
         ? new EdgeloopError('MQTT_TLS', `TLS with ${url} failed: ${err.message}`, { cause: err })

@@ -1,8 +1,24 @@
 // TLS options for MQTT from the config: files are read once at start, and TLS failures are told apart from the
 // rest so the log says "certificate" rather than "connection closed".
 import { readFileSync } from 'node:fs';
-import type { MqttRouteConfig } from '../config/schema.ts';
+import { Type, type Static } from '@sinclair/typebox';
+import { Str } from '../config/schema.ts';
 import { EdgeloopError } from '../errors.ts';
+
+export const TlsSchema = Type.Object(
+  {
+    ca: Type.Optional(Str({ minLength: 1, description: 'path to a PEM CA bundle' })),
+    cert: Type.Optional(Str({ minLength: 1, description: 'path to the PEM client certificate (mTLS)' })),
+    key: Type.Optional(Str({ minLength: 1, description: 'path to the PEM client key (mTLS)' })),
+    min_version: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2' }),
+    ciphers: Type.Optional(Str({ minLength: 1 })),
+    reject_unauthorized: Type.Boolean({ default: true }),
+    servername: Type.Optional(Str({ minLength: 1 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type TlsConfig = Static<typeof TlsSchema>;
 
 export interface TlsClientOptions {
   ca?: Buffer;
@@ -14,7 +30,7 @@ export interface TlsClientOptions {
   servername?: string;
 }
 
-export function tlsOptions(tls: MqttRouteConfig['tls']): TlsClientOptions {
+export function tlsOptions(tls: TlsConfig): TlsClientOptions {
   const read = (key: 'ca' | 'cert' | 'key') => {
     const path = tls[key];
     if (path === undefined) return undefined;

@@ -32,10 +32,10 @@ before(async () => {
   });
   // Ready: both channels have records acknowledged by the broker.
   await waitUntil({
-    check: () => (g.gw.status().mqtt[0]!.published >= 4 && g.gw.sensors().every((s) => s.seq >= 2) ? true : undefined),
+    check: () => (g.gw.status().routes.mqtt![0]!.published >= 4 && g.gw.sensors().every((s) => s.seq >= 2) ? true : undefined),
     subscribe: (recheck) => g.gw.bus.subscribe(recheck),
     timeoutMs: 10_000,
-    describe: () => `gateway not publishing: ${JSON.stringify(g.gw.status().mqtt)}`,
+    describe: () => `gateway not publishing: ${JSON.stringify(g.gw.status().routes)}`,
   });
   url = (g.gw.api as { url: string }).url;
 });
@@ -60,10 +60,11 @@ describe('REST routes', () => {
     assert.deepEqual(r.json, { status: 'ok' });
   });
 
-  test('GET /api/v1/status: version, uptime, mqtt state, per-sensor values and counters, queue depths', async () => {
+  test('GET /api/v1/status: version, uptime, routes by kind, per-sensor values and counters, queue depths', async () => {
     const r = await call('/api/v1/status');
     assert.equal(r.status, 200);
-    const s = r.json as Record<string, unknown> & { mqtt: Record<string, unknown>[]; sensors: Record<string, unknown>[]; queues: Record<string, Record<string, unknown>> };
+    type Routes = Record<string, Record<string, unknown>[]>;
+    const s = r.json as Record<string, unknown> & { routes: Routes; sensors: Record<string, unknown>[]; queues: Record<string, unknown>[] };
     const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
     assert.equal(s.version, pkg.version);
     assert.equal(s.device, 'test-dev');
@@ -71,10 +72,17 @@ describe('REST routes', () => {
     assert.ok((s.uptime_s as number) >= 0);
     assert.ok(!Number.isNaN(Date.parse(s.started_at as string)));
     assert.equal((s.broker as { embedded: boolean }).embedded, true);
-    assert.equal(s.mqtt.length, 1);
-    assert.equal(s.mqtt[0]!.name, 'default');
-    assert.equal(s.mqtt[0]!.state, 'connected');
-    assert.ok((s.mqtt[0]!.published as number) >= 4);
+    assert.deepEqual(Object.keys(s.routes).sort(), ['http', 'mqtt'], 'every kind of route, each under its own key');
+    assert.deepEqual(s.routes.http, []);
+    const mqtt = s.routes.mqtt!;
+    assert.equal(mqtt.length, 1);
+    assert.equal(mqtt[0]!.name, 'default');
+    assert.equal(mqtt[0]!.kind, 'mqtt');
+    assert.equal(mqtt[0]!.state, 'connected');
+    assert.equal(mqtt[0]!.downlink, true);
+    assert.ok((mqtt[0]!.published as number) >= 4);
+    assert.equal(mqtt[0]!.reconnect_attempts, 0);
+    assert.ok(!Number.isNaN(Date.parse(mqtt[0]!.connected_since as string)));
     assert.deepEqual(s.sensors.map((x) => x.id), ['s01', 's02']);
     for (const x of s.sensors) {
       assert.equal(typeof x.last_value, 'number');
@@ -83,9 +91,10 @@ describe('REST routes', () => {
       assert.equal(x.drops, 0);
       assert.ok((x.samples as number) >= 2);
     }
-    assert.deepEqual(Object.keys(s.queues).sort(), ['sensor:s01', 'sensor:s02']);
-    for (const q of Object.values(s.queues)) {
+    assert.deepEqual(s.queues.map((q) => q.queue), ['sensor:s01', 'sensor:s02']);
+    for (const q of s.queues) {
       assert.equal(q.capacity, 1024);
+      assert.equal(q.policy, 'drop-oldest');
       assert.equal(typeof q.depth, 'number');
       assert.equal(q.drops, 0);
     }
@@ -99,7 +108,7 @@ describe('REST routes', () => {
     assert.deepEqual(sensors.map((x) => x.id), ['s01', 's02']);
     assert.deepEqual(Object.keys(sensors[0]!).sort(), [
       'driver', 'drops', 'errors', 'id', 'interval_ms', 'last_error', 'last_ts', 'last_value', 'overruns', 'queue_depth',
-      'rate_hz', 'samples', 'seq', 'timeouts', 'unit',
+      'queue_waits', 'rate_hz', 'samples', 'seq', 'timeouts', 'unit',
     ]);
     assert.equal(sensors[0]!.driver, 'simulated');
     assert.equal(sensors[0]!.interval_ms, 20);
@@ -143,8 +152,12 @@ describe('REST routes', () => {
     assert.match(m, /^edgeloop_queue_depth\{queue="sensor:s01"\} \d+$/m);
     assert.match(m, /^edgeloop_publish_latency_seconds_bucket\{le="\+Inf",route="default"\} [1-9]\d*$/m);
     assert.match(m, /^edgeloop_publish_latency_seconds_count\{route="default"\} [1-9]\d*$/m);
-    assert.match(m, /^edgeloop_mqtt_state\{route="default",state="connected"\} 1$/m);
-    assert.match(m, /^edgeloop_mqtt_state\{route="default",state="disconnected"\} 0$/m);
+    assert.match(m, /^edgeloop_route_state\{route="default",kind="mqtt",state="connected"\} 1$/m);
+    assert.match(m, /^edgeloop_route_state\{route="default",kind="mqtt",state="disconnected"\} 0$/m);
+    // Process metrics carry the prefix once, before prom-client's own names.
+    assert.match(m, /^edgeloop_process_cpu_seconds_total \d/m);
+    assert.match(m, /^edgeloop_nodejs_eventloop_lag_seconds \d/m);
+    assert.doesNotMatch(m, /edgeloop_process_process_|edgeloop_process_nodejs_/);
   });
 
   test('an unknown route is a 404 in the error shape', async () => {

@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import yaml from 'js-yaml';
 import { spawnNode, type NodeChild, type SpawnNodeOptions } from '../support/child.ts';
 import { removeOnExit } from '../support/cleanup.ts';
 import { freePort } from '../support/ports.ts';
@@ -61,7 +61,7 @@ export async function writeGatewayConfig(config: Record<string, unknown>): Promi
   const dir = await tempDir();
   const brokerPort = await freePort();
   const configFile = join(dir.path, 'edgeloop.yaml');
-  await writeFile(configFile, stringify(merge(testDefaults(join(dir.path, 'data'), brokerPort), config)));
+  await writeFile(configFile, yaml.dump(merge(testDefaults(join(dir.path, 'data'), brokerPort), config)));
   return { dir: dir.path, configFile, brokerPort, remove: dir.remove };
 }
 

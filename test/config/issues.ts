@@ -1,6 +1,6 @@
 // The issues a config is rejected with, for tests that assert the exact key path.
 import assert from 'node:assert/strict';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/app/config.ts';
 import type { ConfigIssue } from '../../src/config/validate.ts';
 import { isEdgeloopError } from '../../src/errors.ts';
 

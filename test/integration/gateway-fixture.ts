@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { Gateway } from '../../src/app/gateway.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/app/config.ts';
+import { secretsOf } from '../../src/lib/redact.ts';
+import { createLogger, type Logger } from '../../src/telemetry/logger.ts';
 import { waitUntil } from '../support/wait.ts';
 
 export type LogEntry = Record<string, unknown> & { msg?: string };
@@ -16,7 +17,8 @@ export interface CapturedLog {
   waitFor(predicate: (e: LogEntry) => boolean, timeoutMs: number): Promise<LogEntry>;
 }
 
-export function captureLog(): { logger: pino.Logger; captured: CapturedLog } {
+/** A debug logger that keeps its lines, parsed; like the CLI's, it hides `secrets` and whatever looks like one. */
+export function captureLog(secrets: readonly string[] = []): { logger: Logger; captured: CapturedLog } {
   const entries: LogEntry[] = [];
   const changed = new EventEmitter();
   const sink = new Writable({
@@ -26,7 +28,7 @@ export function captureLog(): { logger: pino.Logger; captured: CapturedLog } {
       done();
     },
   });
-  const logger = pino({ level: 'debug' }, sink);
+  const logger = createLogger('debug', { destination: sink, secrets, pretty: false });
   return {
     logger,
     captured: {
@@ -55,9 +57,9 @@ export interface RunningGateway {
 /** `config` is merged over: a temp data_dir, api on a free port, no sensors unless given. */
 export async function startGateway(config: Record<string, unknown>, dataDir?: string): Promise<RunningGateway> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edgeloop-gw-'));
-  const { logger, captured } = captureLog();
   // The embedded broker (when no route has a url) on a free port, never the machine's own 1883.
   const resolved = resolveConfig({ data_dir: dir, api: { port: 0, host: '127.0.0.1' }, broker: { port: 0 }, ...config });
+  const { logger, captured } = captureLog(secretsOf(resolved));
   const gw = new Gateway({ config: resolved, configSource: 'test', log: logger });
   await gw.start();
   return {

@@ -50,7 +50,7 @@ describe('upstream routes', () => {
     await subLocal.waitFor((s) => s.received >= localBefore + 200, 10_000);
     const outbox = g.gw.outbox();
     assert.ok(outbox.rows > 0, 'the cloud backlog waits in the outbox');
-    assert.equal(outbox.inflight.local! <= 100, true);
+    assert.equal(outbox.by_route.find((r) => r.route === 'local')!.inflight <= 100, true);
 
     link.heal();
     const seq = g.gw.outboxInstance!.lastSeq('s01');
@@ -84,7 +84,7 @@ describe('MQTT 5 flow control, QoS 2 and refusals', () => {
     const g = await startGateway({ device: { id: 'rm' }, mqtt: { url: b.url, window: 100 }, sensors: simulatedSensors(1, 50) });
     t.after(() => g.stop());
     await g.log.waitFor((e) => e.msg === 'mqtt connected', 10_000);
-    assert.equal(g.gw.status().mqtt[0]!.window, 5);
+    assert.equal(g.gw.status().routes.mqtt![0]!.window, 5);
   });
 
   test('a publish the broker refuses (reason code >= 0x80) goes to the dead letters, the rest flows', async (t) => {

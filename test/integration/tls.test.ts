@@ -88,6 +88,6 @@ describe('MQTT over TLS', () => {
     t.after(() => g.stop());
     const err = await g.log.waitFor((e) => e.code === 'EDGELOOP_ERR_MQTT_TLS', 10_000);
     assert.match(String(err.msg), /protocol|version/i);
-    assert.equal(g.gw.status().mqtt[0]!.state === 'connected', false);
+    assert.equal(g.gw.status().routes.mqtt![0]!.state === 'connected', false);
   });
 });

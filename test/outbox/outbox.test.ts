@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
-import { resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/app/config.ts';
 import { MemoryStore } from '../../src/outbox/memory-store.ts';
 import { Outbox, type OutboxRoute } from '../../src/outbox/outbox.ts';
 import { Publisher } from '../../src/outbox/publisher.ts';
@@ -252,6 +252,8 @@ describe('Outbox', () => {
 /** An adapter whose far end the test answers by hand. */
 class ScriptedAdapter extends EventEmitter<AdapterEvents> {
   readonly name = 'scripted';
+  readonly downlink = null;
+  readonly refusal = 'MQTT_REFUSED' as const;
   state: ConnectionState = 'disconnected';
   window = 3;
   sent: { topic: string; id: string; done: (o: PublishOutcome) => void }[] = [];
@@ -272,7 +274,10 @@ class ScriptedAdapter extends EventEmitter<AdapterEvents> {
   }
   async stop() {}
   info(): AdapterInfo {
-    return { name: this.name, kind: 'test', url: '', state: this.state, window: this.window, connects: 0, reconnectAttempts: 0, backoffMs: 0, lastError: null, connectedSince: null };
+    return {
+      name: this.name, kind: 'test', url: '', state: this.state, window: this.window, connects: 0, reconnect_attempts: 0,
+      backoff_ms: 0, last_error: null, connected_since: null, downlink: false,
+    };
   }
 }
 

@@ -36,7 +36,7 @@ describe('BoundedQueue', () => {
     assert.equal(q.size, 3);
     assert.deepEqual(q.drain(), [3, 4, 5]);
     assert.deepEqual(dropped, [['overflow-oldest', 1], ['overflow-oldest', 2]]);
-    assert.deepEqual(q.drops, { 'overflow-oldest': 2, 'overflow-newest': 0 });
+    assert.deepEqual(q.drops, { 'overflow-oldest': 2, 'overflow-newest': 0, 'block-timeout': 0 });
   });
 
   test('drop-newest refuses the offered item when full, counts it and reports it', () => {
@@ -44,7 +44,7 @@ describe('BoundedQueue', () => {
     for (let i = 1; i <= 5; i++) assert.equal(q.offer(i), i <= 3);
     assert.deepEqual(q.drain(), [1, 2, 3]);
     assert.deepEqual(dropped, [['overflow-newest', 4], ['overflow-newest', 5]]);
-    assert.deepEqual(q.drops, { 'overflow-oldest': 0, 'overflow-newest': 2 });
+    assert.deepEqual(q.drops, { 'overflow-oldest': 0, 'overflow-newest': 2, 'block-timeout': 0 });
   });
 
   test('block: offer never waits (refuses and counts when full); put waits for room and then adds', async () => {
@@ -109,6 +109,19 @@ describe('BoundedQueue', () => {
     await readable;
     assert.equal(await put, false);
     assert.equal(q.closed, true);
+  });
+
+  test('block: a put still without room at its deadline drops its item as block-timeout and counts it', async () => {
+    const { q, dropped } = queue('block', 1);
+    q.offer(1);
+    const deadline = new AbortController();
+    const put = q.put(2, deadline.signal);
+    deadline.abort();
+    assert.equal(await put, false);
+    assert.deepEqual(q.drops, { 'overflow-oldest': 0, 'overflow-newest': 0, 'block-timeout': 1 });
+    assert.deepEqual(dropped, [['block-timeout', 2]]);
+    assert.deepEqual(q.drain(), [1], 'what was queued stays');
+    assert.equal(await q.put(3, deadline.signal), true, 'with room, an expired deadline does not matter');
   });
 
   test('after close, offers are refused without counting a drop, and queued items can still be taken', () => {

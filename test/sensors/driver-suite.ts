@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
-import { driverOptions, resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig } from '../../src/app/config.ts';
 import type { SensorDriver } from '../../src/sensors/driver.ts';
-import { createDriver, DRIVERS } from '../../src/sensors/registry.ts';
+import { createDriver, drivers } from '../../src/sensors/registry.ts';
 import { configIssues } from '../config/issues.ts';
 
 export interface DriverFixture {
@@ -26,7 +26,7 @@ export type MakeFixture = () => Promise<DriverFixture>;
 export function driverFromConfig(driver: string, options: Record<string, unknown>, sysfsRoot: string): SensorDriver {
   const [sensor] = resolveConfig({ sensors: [{ id: 'probe', driver, ...options }] }).sensors;
   assert.ok(sensor);
-  return createDriver(driver, driverOptions(sensor), { sysfsRoot });
+  return createDriver(sensor, { sysfsRoot });
 }
 
 /** A value of another type than the option's schema allows. */
@@ -98,12 +98,12 @@ export function driverSuite(name: string, makeFixture: MakeFixture): void {
         issues.map((i) => i.path),
         ['sensors[0].no_such_option'],
       );
-      assert.match(issues[0]?.message ?? '', /is not a known key/);
+      assert.match(issues[0]?.message ?? '', /^unknown key \(known: /);
     });
 
     check('its options schema rejects a value of the wrong type for every option', async (t) => {
       const { fixture } = await setup(t);
-      const properties = (DRIVERS[name]?.options.properties ?? {}) as Record<string, TSchema>;
+      const properties = (new Map(drivers()).get(name)?.options.properties ?? {}) as Record<string, TSchema>;
       assert.ok(Object.keys(properties).length > 0, 'the options schema declares no keys');
       for (const [key, schema] of Object.entries(properties)) {
         const entry = { id: 'probe', driver: name, ...fixture.options, [key]: wrongTypeFor(schema) };

@@ -156,7 +156,7 @@ export function adapterSuite(kind: string, startFarEnd: StartFarEnd): void {
       const info = adapter.info();
       assert.equal(info.kind, kind);
       assert.equal(info.connects, 1);
-      assert.ok(info.connectedSince);
+      assert.ok(info.connected_since);
     });
 
     check('publish before the connection: done at once, lost', async (t) => {
@@ -215,15 +215,15 @@ export function adapterSuite(kind: string, startFarEnd: StartFarEnd): void {
       // The attempt number each reconnection starts with.
       const attempts: number[] = [];
       adapter.on('state', (s) => {
-        if (s === 'connecting') attempts.push(adapter.info().reconnectAttempts);
+        if (s === 'connecting') attempts.push(adapter.info().reconnect_attempts);
       });
       await far.stopFarEnd();
       for (const p of inflight) assert.ok(lost(await p.outcome), `not lost: ${JSON.stringify(await p.outcome)}`);
       await untilState(adapter, () => (attempts.length >= 3 ? true : undefined), 'three reconnection attempts');
       assert.deepEqual(attempts.slice(0, 3), [1, 2, 3]);
-      assert.ok(adapter.info().backoffMs <= RECONNECT.max_ms);
-      assert.ok(adapter.info().lastError, 'the failure is told');
-      assert.equal(adapter.info().connectedSince, null);
+      assert.ok(adapter.info().backoff_ms <= RECONNECT.max_ms);
+      assert.ok(adapter.info().last_error, 'the failure is told');
+      assert.equal(adapter.info().connected_since, null);
 
       const back = ready(adapter);
       await far.startFarEnd();

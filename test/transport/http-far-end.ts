@@ -4,12 +4,11 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { resolveConfig } from '../../src/config/load.ts';
-import type { HttpRouteConfig } from '../../src/config/schema.ts';
+import { resolveConfig } from '../../src/app/config.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { HttpAdapter } from '../../src/transport/http.ts';
+import { HttpAdapter, type HttpRouteConfig } from '../../src/transport/http.ts';
 import { waitUntil } from '../support/wait.ts';
-import { DATA_TOPIC, Inbox, RECONNECT, type FarEnd, type Received } from './adapter-suite.ts';
+import { DATA_TOPIC, DEVICE, Inbox, RECONNECT, type FarEnd, type Received } from './adapter-suite.ts';
 
 const log = createLogger('silent', { pretty: false });
 
@@ -107,11 +106,11 @@ export async function startHttpFarEnd(o: FarEndOptions = {}): Promise<HttpFarEnd
   const url = o.url?.(port) ?? `${scheme}://127.0.0.1:${port}/hook`;
   const [route] = resolveConfig({
     http: [{ name: 'hook', url, window: 4, timeout_ms: 2000, reconnect: RECONNECT, ...o.route }],
-  }).http;
+  }).http as HttpRouteConfig[];
   assert.ok(route);
 
   const far: HttpFarEnd = {
-    adapter: new HttpAdapter({ route, log }),
+    adapter: new HttpAdapter(route, { device: DEVICE, log }),
     url,
     respond: () => 204,
     headStatus: 204,

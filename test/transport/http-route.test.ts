@@ -27,7 +27,7 @@ test('the gateway drains the outbox to a webhook, through an outage, without a g
   far.respond = () => 503;
   far.headStatus = 503;
   await g.log.waitFor((e) => e.msg === 'http reconnect scheduled' && e.attempt === 3, 5000);
-  assert.equal(g.gw.status().http.find((r) => r.name === 'hook')?.state, 'disconnected');
+  assert.equal(g.gw.status().routes.http?.find((r) => r.name === 'hook')?.state, 'disconnected');
 
   far.respond = () => 204;
   far.headStatus = 204;
@@ -38,7 +38,7 @@ test('the gateway drains the outbox to a webhook, through an outage, without a g
   await untilRequests(far, () => expected.every((seq) => seqs().has(seq)), `every seq up to ${upTo}`, 10_000);
 
   // A 204 that arrives after the route gave its request up is not counted: that record is sent (and counted) again.
-  const hook = g.gw.publishers.find((p) => p.name === 'hook');
+  const hook = g.gw.routes.map((r) => r.publisher).find((p) => p.name === 'hook');
   assert.ok(hook);
   await waitUntil({
     check: () => (hook.published >= upTo ? true : undefined),
@@ -50,7 +50,7 @@ test('the gateway drains the outbox to a webhook, through an outage, without a g
     describe: () => `${hook.published} acknowledged, ${upTo} expected`,
   });
   const status = g.gw.status();
-  assert.deepEqual(status.mqtt.map((r) => [r.name, r.kind]), [['default', 'mqtt']]);
-  assert.deepEqual(status.http.map((r) => [r.name, r.kind]), [['hook', 'http']]);
-  assert.equal(status.http[0]?.state, 'connected');
+  assert.deepEqual(status.routes.mqtt?.map((r) => [r.name, r.kind]), [['default', 'mqtt']]);
+  assert.deepEqual(status.routes.http?.map((r) => [r.name, r.kind]), [['hook', 'http']]);
+  assert.equal(status.routes.http?.[0]?.state, 'connected');
 });

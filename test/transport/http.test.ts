@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test, type TestContext } from 'node:test';
 import { isEdgeloopError } from '../../src/errors.ts';
 import type { PublishOutcome } from '../../src/transport/adapter.ts';
-import { redactUrl } from '../../src/transport/adapter.ts';
+import { redact } from '../../src/lib/redact.ts';
 import { makeCerts, type CertPaths } from '../support/certs.ts';
 import { adapterSuite, DATA_TOPIC, Ledger, ready, untilState } from './adapter-suite.ts';
 import { posts, startHttpFarEnd, untilRequests, type FarEndOptions, type HttpFarEnd } from './http-far-end.ts';
@@ -94,7 +94,7 @@ describe('http webhook route', () => {
       await back;
       far.adapter.off('state', onState);
       assert.deepEqual(states, ['disconnected', 'connecting', 'connected'], `after ${status}`);
-      assert.match(far.adapter.info().lastError ?? '', new RegExp(`EDGELOOP_ERR_HTTP_UPSTREAM: .*POST answered ${status}`));
+      assert.match(far.adapter.info().last_error ?? '', new RegExp(`EDGELOOP_ERR_HTTP_UPSTREAM: .*POST answered ${status}`));
       assert.deepEqual(await ledger.publish().outcome, { ok: true });
     }
     assert.equal(far.adapter.info().connects, 5);
@@ -118,7 +118,7 @@ describe('http webhook route', () => {
     far.respond = () => 'hold';
     const back = ready(far.adapter);
     assert.deepEqual(await ledger.publish().outcome, { ok: false });
-    assert.match(far.adapter.info().lastError ?? '', /no answer within 150 ms/);
+    assert.match(far.adapter.info().last_error ?? '', /no answer within 150 ms/);
     far.respond = () => 204;
     await back;
     assert.deepEqual(await ledger.publish().outcome, { ok: true });
@@ -132,9 +132,9 @@ describe('http webhook route', () => {
     });
     far.headStatus = 503;
     far.adapter.start();
-    await untilState(far.adapter, () => (far.adapter.info().reconnectAttempts >= 3 ? true : undefined), 'three failed probes');
+    await untilState(far.adapter, () => (far.adapter.info().reconnect_attempts >= 3 ? true : undefined), 'three failed probes');
     assert.equal(far.adapter.info().connects, 0);
-    assert.match(far.adapter.info().lastError ?? '', /HEAD answered 503 Service Unavailable/);
+    assert.match(far.adapter.info().last_error ?? '', /HEAD answered 503 Service Unavailable/);
     far.headStatus = 501;
     await ready(far.adapter);
     assert.equal(far.adapter.state, 'connected');
@@ -146,15 +146,15 @@ describe('http webhook route', () => {
     assert.equal(info.kind, 'http');
     assert.equal(info.name, 'hook');
     assert.equal(info.window, 4);
-    assert.match(info.url, /^http:\/\/gw:\*\*\*@127\.0\.0\.1:\d+\/hook\?token=\*\*\*&site=north$/);
+    assert.match(info.url, /^http:\/\/\[redacted\]@127\.0\.0\.1:\d+\/hook\?token=\[redacted\]&site=north$/);
     assert.deepEqual(await ledger.publish().outcome, { ok: true });
     const [req] = posts(far);
     assert.equal(req?.headers.authorization, `Basic ${Buffer.from('gw:pa55').toString('base64')}`);
   });
 
-  test('redactUrl leaves a url without secrets as it is', () => {
-    assert.equal(redactUrl('https://hooks.example/v1/ingest?site=north'), 'https://hooks.example/v1/ingest?site=north');
-    assert.equal(redactUrl('https://h.example/?api_key=k&sig=s'), 'https://h.example/?api_key=***&sig=***');
+  test('redact leaves a url without secrets as it is and hides token-like parameters', () => {
+    assert.equal(redact('https://hooks.example/v1/ingest?site=north'), 'https://hooks.example/v1/ingest?site=north');
+    assert.equal(redact('https://h.example/?api_key=k&sig=s'), 'https://h.example/?api_key=[redacted]&sig=[redacted]');
   });
 
   describe('https', () => {
@@ -181,9 +181,9 @@ describe('http webhook route', () => {
         await far.close();
       });
       far.adapter.start();
-      await untilState(far.adapter, () => (far.adapter.info().reconnectAttempts >= 2 ? true : undefined), 'failed probes');
+      await untilState(far.adapter, () => (far.adapter.info().reconnect_attempts >= 2 ? true : undefined), 'failed probes');
       assert.equal(far.adapter.info().connects, 0);
-      assert.match(far.adapter.info().lastError ?? '', /certificate/i);
+      assert.match(far.adapter.info().last_error ?? '', /certificate/i);
     });
 
     test('a missing tls.ca file fails the start with HTTP_UPSTREAM', async (t) => {

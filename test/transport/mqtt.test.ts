@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { mqttRoutes, resolveConfig } from '../../src/config/load.ts';
+import { resolveConfig, routesOf } from '../../src/app/config.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { MqttAdapter } from '../../src/transport/mqtt.ts';
+import { MqttAdapter, type MqttRouteConfig } from '../../src/transport/mqtt.ts';
 import { removeOnExit } from '../support/cleanup.ts';
 import { startMosquitto } from '../support/mosquitto.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
@@ -31,7 +31,7 @@ async function startMqttFarEnd(): Promise<FarEnd> {
   const broker = await startMosquitto({ maxInflight: BROKER_INFLIGHT, extraConfig: [`acl_file ${acl}`] });
   const proxy = await startTcpProxy({ targetPort: broker.port });
   const url = `mqtt://127.0.0.1:${proxy.port}`;
-  const [route] = mqttRoutes(
+  const [route] = routesOf(
     resolveConfig({ mqtt: { url, protocol_version: 5, window: 100, connect_timeout_ms: 300, reconnect: RECONNECT } }),
   );
   assert.ok(route);
@@ -51,7 +51,7 @@ async function startMqttFarEnd(): Promise<FarEnd> {
   await sub.subscribeAsync(`${DATA_TOPIC}/#`, { qos: 1 });
 
   return {
-    adapter: new MqttAdapter({ route: { ...route, url }, device: DEVICE, log }),
+    adapter: new MqttAdapter(route.options as MqttRouteConfig & { name: string }, { device: DEVICE, log }),
     received: () => inbox.next(),
     refuseNext: () => ({ topic: REFUSED_TOPIC, code: NOT_AUTHORIZED }),
     hold: () => proxy.blackhole(),
