@@ -230,10 +230,20 @@ class Walk {
     if (variant) return this.node(variant, value, path, env);
     const names = variants.map((v) => (v.properties as Record<string, TSchema>)[key]?.const as string);
     const where = raw instanceof EnvValue ? raw.variable : env;
-    if (tag === undefined || tag === null) this.issue(joinPath(path, key), where, 'is required');
-    else this.issue(joinPath(path, key), where, `must be one of ${names.join(' | ')}${suggestion(tag, names)}`);
-    // The keys every variant shares are still checked, so one run reports them too.
-    if (r.fallback) this.node(r.fallback, value, path, env);
+    // A missing tag is a missing key of the shared ones: the fallback's walk reports it.
+    if (tag === undefined || tag === null) {
+      if (!r.fallback) this.issue(joinPath(path, key), where, 'is required');
+    } else this.issue(joinPath(path, key), where, `must be one of ${names.join(' | ')}${suggestion(tag, names)}`);
+    // The keys every variant shares are still checked, so one run reports them too; of the other keys (options of a
+    // variant not known) only those that look like a misspelt shared key can be called unknown.
+    if (r.fallback) {
+      this.node(r.fallback, value, path, env);
+      const shared = Object.keys(r.fallback.properties as object);
+      for (const k in value) {
+        const hint = k in (r.fallback.properties as object) ? '' : suggestion(k, shared);
+        if (hint) this.issue(joinPath(path, k), where, `unknown key${hint}`);
+      }
+    }
     return undefined;
   }
 

@@ -21,7 +21,7 @@ export type PublishOutcome =
 
 export interface AdapterEvents {
   state: [state: ConnectionState];
-  /** Connected and ready to publish (after a reconnect too). */
+  /** Connected and ready to publish, and the downlink's subscriptions are in place (after a reconnect too). */
   ready: [];
 }
 

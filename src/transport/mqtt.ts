@@ -177,9 +177,10 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
     (this.#client?.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     // Never more in flight than the broker accepts (MQTT 5 Receive Maximum).
     this.#window = Math.min(this.#route.window, receiveMaximum ?? Infinity);
-    this.connected();
     if (this.#context.probe !== true) this.#client?.publish(this.#statusTopic, 'online', { qos: 1, retain: true });
-    if (this.#subscriptions.size > 0) this.#sendSubscribe([...this.#subscriptions.keys()]);
+    // Ready only once the command subscriptions are in place, so a command sent after `ready` is never missed.
+    if (this.#subscriptions.size > 0) this.#sendSubscribe([...this.#subscriptions.keys()], () => this.connected());
+    else this.connected();
   }
 
   #subscribe(filter: string, handler: CommandHandler): () => void {
@@ -200,10 +201,13 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
   }
 
   /** QoS 1: a command is delivered at least once, also when it was sent while this client was reconnecting. */
-  #sendSubscribe(filters: string[]): void {
+  #sendSubscribe(filters: string[], then?: () => void): void {
     const client = this.#client;
     if (!client) return;
     client.subscribe(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])), (err, granted) => {
+      // Lost meanwhile: the next connect subscribes again.
+      if (client !== this.#client || !client.connected || this.stopping) return;
+      then?.();
       const refused = err ? filters : (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
       if (refused.length === 0) return;
       const e = new EdgeloopError('MQTT_SUBSCRIBE', `the broker refused the subscription to ${refused.join(', ')}${err ? `: ${err.message}` : ''}`);

@@ -54,13 +54,21 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** `config` is merged over: a temp data_dir, api on a free port, no sensors unless given. */
-export async function startGateway(config: Record<string, unknown>, dataDir?: string): Promise<RunningGateway> {
+/**
+ * `config` is merged over: a temp data_dir, api on a free port, no sensors unless given. `beforeStart` wires what a
+ * component would at composition (e.g. a command handler).
+ */
+export async function startGateway(
+  config: Record<string, unknown>,
+  dataDir?: string,
+  beforeStart?: (gw: Gateway) => void,
+): Promise<RunningGateway> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edgeloop-gw-'));
   // The embedded broker (when no route has a url) on a free port, never the machine's own 1883.
   const resolved = resolveConfig({ data_dir: dir, api: { port: 0, host: '127.0.0.1' }, broker: { port: 0 }, ...config });
   const { logger, captured } = captureLog(secretsOf(resolved));
   const gw = new Gateway({ config: resolved, configSource: 'test', log: logger });
+  beforeStart?.(gw);
   await gw.start();
   return {
     gw,

@@ -2,7 +2,7 @@
 // other side of the adapter (a broker, a web server) that the test can read, pause, refuse with and take away.
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import type { Adapter, ConnectionState, PublishOutcome } from '../../src/transport/adapter.ts';
+import type { Adapter, Command, ConnectionState, PublishOutcome } from '../../src/transport/adapter.ts';
 import { waitUntil } from '../support/wait.ts';
 
 /** The device the far ends are set up for; the suite publishes below `edgeloop/suite/data/`. */
@@ -37,6 +37,11 @@ export interface FarEnd {
   peakInFlight?(): number;
   /** The device status the far end keeps after a clean stop, where the protocol has one. */
   lastStatus?(): Promise<string>;
+  /**
+   * Sends a command down to the device (MQTT: a QoS 1 publish by another client), where the protocol can; absent for
+   * a far end that cannot, whose adapter must then say so (`downlink: null`).
+   */
+  sendCommand?(topic: string, payload: string): Promise<void>;
   /** Releases the far end and everything it started. */
   close(): Promise<void>;
 }
@@ -266,6 +271,56 @@ export function adapterSuite(kind: string, startFarEnd: StartFarEnd): void {
       assert.deepEqual(seen, ['disconnecting', 'disconnected']);
       assert.ok(lost(await p.outcome));
       assert.deepEqual(await ledger.publish().outcome, { ok: false }, 'nothing goes out after stop');
+    });
+
+    check('downlink: an adapter without one says so', async (t) => {
+      const { far, adapter } = await setup(t);
+      if (far.sendCommand) return t.skip(`${kind} carries commands`);
+      assert.equal(adapter.downlink, null);
+      assert.equal(adapter.info().downlink, false);
+    });
+
+    check('downlink: commands arrive with QoS 1, again after a reconnect (re-subscribed), and stop after unsubscribe', async (t) => {
+      const { far, adapter } = await setup(t);
+      if (!far.sendCommand) return t.skip(`${kind} cannot receive commands`);
+      const downlink = adapter.downlink;
+      assert.ok(downlink, 'a far end that sends commands needs an adapter with a downlink');
+      const ota = new Inbox<Command>();
+      const other = new Inbox<Command>();
+      let otaCount = 0;
+      // Subscribed before start, as the gateway does: `ready` means the subscriptions are in place.
+      const unsubscribe = downlink.subscribe(`edgeloop/${DEVICE}/ota/+`, (c) => {
+        otaCount++;
+        ota.push(c);
+      });
+      downlink.subscribe(`edgeloop/${DEVICE}/config/#`, (c) => other.push(c));
+      const isReady = ready(adapter);
+      adapter.start();
+      await isReady;
+      assert.equal(adapter.info().downlink, true);
+
+      await far.sendCommand(`edgeloop/${DEVICE}/ota/cmd`, '{"version":"1"}');
+      const first = await ota.next();
+      assert.equal(first.topic, `edgeloop/${DEVICE}/ota/cmd`);
+      assert.equal(first.payload.toString(), '{"version":"1"}');
+      assert.equal(first.qos, 1);
+      assert.equal(first.route, adapter.name);
+
+      // The far end goes away and comes back: a clean session forgets subscriptions, so this proves they are made again.
+      await far.stopFarEnd();
+      await untilState(adapter, () => (adapter.state === 'disconnected' ? true : undefined), 'the connection lost');
+      const back = ready(adapter);
+      await far.startFarEnd();
+      await back;
+      await far.sendCommand(`edgeloop/${DEVICE}/ota/cmd`, '{"version":"2"}');
+      assert.equal((await ota.next()).payload.toString(), '{"version":"2"}');
+
+      unsubscribe();
+      await far.sendCommand(`edgeloop/${DEVICE}/ota/cmd`, '{"version":"3"}');
+      await far.sendCommand(`edgeloop/${DEVICE}/config/interval`, '500');
+      // The later command on the topic still subscribed arrived: the one before it was not handed to the handler.
+      assert.equal((await other.next()).payload.toString(), '500');
+      assert.equal(otaCount, 2);
     });
 
     check('stop when connected: the far end keeps the device status offline', async (t) => {

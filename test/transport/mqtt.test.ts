@@ -43,6 +43,7 @@ async function startMqttFarEnd(): Promise<FarEnd> {
     return c;
   };
   const inbox = new Inbox<Received>();
+  let commander: MqttClient | undefined;
   const sub = await client();
   sub.on('message', (topic, payload, packet) => {
     const id = packet.properties?.userProperties?.['edgeloop-id'];
@@ -64,6 +65,10 @@ async function startMqttFarEnd(): Promise<FarEnd> {
       proxy.heal();
     },
     windowCap: BROKER_INFLIGHT,
+    async sendCommand(topic, payload) {
+      const cloud = commander ??= await client();
+      await cloud.publishAsync(topic, payload, { qos: 1 });
+    },
     async lastStatus() {
       const c = await client();
       const retained = new Promise<string>((resolve) => c.once('message', (_topic, payload) => resolve(payload.toString())));

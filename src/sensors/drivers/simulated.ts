@@ -10,7 +10,7 @@ const Options = Type.Object(
     signal: Type.Union([Type.Literal('sine'), Type.Literal('random-walk'), Type.Literal('noise')], { default: 'sine' }),
     offset: Type.Number({ default: 0 }),
     amplitude: Type.Number({ minimum: 0, default: 1 }),
-    period_ms: Type.Integer({ minimum: 1, default: 60_000 }),
+    period_ms: Type.Integer({ minimum: 1, maximum: 86_400_000, default: 60_000 }),
     seed: Type.Integer({ default: 1 }),
   },
   { additionalProperties: false },
