@@ -72,11 +72,13 @@ export function secretsOf(value: unknown): string[] {
         if (credential) found.add(credential);
       }
       for (const m of v.matchAll(/\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#@]+)@/gi)) {
-        for (const part of (m[1] as string).split(':')) {
-          if (!part) continue;
-          found.add(part);
-          found.add(safeDecode(part));
-        }
+        // `user:password`: the password; a user alone is most often a token. A user name with a password is not
+        // searched for in text (it may be a common word); inside a URL it is hidden all the same.
+        const [user, ...rest] = (m[1] as string).split(':');
+        const secret = rest.length > 0 ? rest.join(':') : (user as string);
+        if (!secret) continue;
+        found.add(secret);
+        found.add(safeDecode(secret));
       }
     } else if (Array.isArray(v)) {
       for (const item of v) visit(item, key);

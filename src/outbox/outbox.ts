@@ -5,7 +5,7 @@
 // up, the rows released are handed to it straight from memory (its tail) instead of being read back from the store.
 import { EventEmitter, once } from 'node:events';
 import type { OutboxConfig } from '../config/schema.ts';
-import { messageOf } from '../errors.ts';
+import { errorCode, messageOf, type ErrorName } from '../errors.ts';
 import { topicMatches } from '../pipeline/live-bus.ts';
 import { payloadOf, type DurableRecord, type RecordDraft } from '../pipeline/record.ts';
 import { RateLimitedLog, type Logger } from '../telemetry/logger.ts';
@@ -39,6 +39,12 @@ const RETRY_BATCHES = 10;
 /** Delivered rows are deleted once this many have gathered, or after SWEEP_MS. */
 const SWEEP_ROWS = 1024;
 const SWEEP_MS = 1000;
+/** Drops a person must hear of (besides the metric), with the code that tells what to do. */
+const DROP_CODES: Partial<Record<OutboxDropReason, ErrorName>> = {
+  'outbox-full': 'OUTBOX_FULL',
+  'outbox-rejected': 'OUTBOX_FULL',
+  closed: 'OUTBOX_CLOSED',
+};
 /** A route's tail longer than this (it is not keeping up) is dropped: it reads from the store again. */
 const TAIL_MAX = 4096;
 
@@ -75,6 +81,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   #unswept = 0;
   #sweepTimer: NodeJS.Timeout | undefined;
   #markErrors = new RateLimitedLog();
+  #dropLogs = new Map<OutboxDropReason, RateLimitedLog>();
   #expiryTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
 
@@ -403,6 +410,17 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.drops[reason] += count;
     this.#o.metrics.drops.inc({ stage: 'outbox', reason }, count);
     this.emit('drop', reason, count);
+    const name = DROP_CODES[reason];
+    if (name) {
+      const limiter = this.#dropLogs.get(reason) ?? this.#dropLogs.set(reason, new RateLimitedLog()).get(reason)!;
+      const c = this.#o.config;
+      limiter.hit((suppressed) =>
+        this.#o.log.warn(
+          { reason, count, suppressed, code: errorCode(name), max_rows: c.max_rows, max_bytes: c.max_bytes, on_full: c.on_full },
+          name === 'OUTBOX_CLOSED' ? 'records arrived after the outbox closed: dropped' : 'outbox full: records dropped',
+        ),
+      );
+    }
   }
 
   #scheduleRetry(): void {

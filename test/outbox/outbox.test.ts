@@ -249,6 +249,67 @@ describe('Outbox', () => {
   });
 });
 
+describe('Outbox accounting: only undelivered records count as lost', () => {
+  /** `n` records committed, the first `delivered` of them acknowledged (marked) but not yet swept. */
+  const withDelivered = async (n: number, delivered: number, outbox: Record<string, unknown> = {}) => {
+    const made = makeOutbox(outbox);
+    for (let i = 0; i < n; i++) made.ob.add(draft());
+    await made.ob.synced();
+    const rows = made.ob.fetch(0, n);
+    made.ob.delivered(0, new Map([[1, rows[delivered - 1]!.oseq]]), delivered);
+    assert.equal(made.ob.rows, n, 'delivered rows wait for the sweep');
+    return made;
+  };
+
+  test('purge deletes and counts exactly the records not yet delivered', async () => {
+    const { ob, metrics } = await withDelivered(10, 6);
+    for (let i = 0; i < 4; i++) ob.add(draft());
+    await ob.synced();
+    assert.equal(ob.purge(), 8, '4 of the first 10 were not delivered, and the 4 new ones');
+    assert.equal(ob.drops.purged, 8);
+    assert.equal(ob.rows, 0);
+    assert.equal(ob.bytes, 0);
+    assert.match(await metrics.render(), /^edgeloop_drops_total\{stage="outbox",reason="purged"\} 8$/m);
+    ob.close();
+  });
+
+  test('purging an outbox whose records were all delivered purges nothing', async () => {
+    const { ob } = await withDelivered(5, 5);
+    assert.equal(ob.purge(), 0);
+    assert.equal(ob.drops.purged, 0);
+    ob.close();
+  });
+
+  test('expiry counts exactly the records not yet delivered', async () => {
+    const { ob } = await withDelivered(10, 7, { ttl_s: 60 });
+    assert.equal(ob.expire(Date.now() + 61_000), 3);
+    assert.equal(ob.drops.expired, 3);
+    assert.equal(ob.rows, 0);
+    ob.close();
+  });
+
+  test('reads write nothing: rows, bytes, age, breakdown and a metrics scrape leave delivered rows for the sweep', async () => {
+    const { ob, store, metrics } = await withDelivered(10, 4);
+    const calls: string[] = [];
+    for (const m of ['sweep', 'append', 'mark', 'evict', 'expire', 'purge', 'deadLetter', 'fetch'] as const) {
+      const original = store[m].bind(store) as (...args: unknown[]) => unknown;
+      (store as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => (calls.push(m), original(...args));
+    }
+    void ob.rows;
+    void ob.bytes;
+    ob.oldestAgeMs();
+    store.breakdown();
+    store.deadLetterCount();
+    await metrics.render();
+    assert.deepEqual(calls, []);
+    assert.equal(ob.rows, 10);
+    ob.sweep();
+    assert.deepEqual(calls, ['sweep']);
+    assert.equal(ob.rows, 6);
+    ob.close();
+  });
+});
+
 /** An adapter whose far end the test answers by hand. */
 class ScriptedAdapter extends EventEmitter<AdapterEvents> {
   readonly name = 'scripted';

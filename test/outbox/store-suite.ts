@@ -142,6 +142,64 @@ export function storeSuite(name: string, make: MakeStore): void {
       assert.equal(s.loadSeqs().size, 1, 'purge keeps the seqs so numbering goes on');
     }));
 
+    test('totals, breakdown and the dead-letter count follow every way a row goes', withStore((s) => {
+      /** What the store holds, read row by row: the truth the kept figures must match. */
+      const truth = () => {
+        const rows = Array.from({ length: 10 }, (_, p) => s.fetch(0x7fffffff, p, 0, ALL, 1_000_000)).flat();
+        const topics = new Map<string, { topic: string; rows: number; bytes: number }>();
+        const prios = new Map<number, number>();
+        for (const r of rows) {
+          const t = topics.get(r.topic) ?? { topic: r.topic, rows: 0, bytes: 0 };
+          t.rows++;
+          t.bytes += Buffer.byteLength(r.payload);
+          topics.set(r.topic, t);
+          prios.set(r.priority, (prios.get(r.priority) ?? 0) + 1);
+        }
+        return {
+          byTopic: [...topics.values()].sort((a, b) => (a.topic < b.topic ? -1 : 1)),
+          byPriority: [...prios].map(([priority, n]) => ({ priority, rows: n })).sort((a, b) => b.priority - a.priority),
+          rows: rows.length,
+          bytes: rows.reduce((n, r) => n + Buffer.byteLength(r.payload), 0),
+          oldest: rows.length ? Math.min(...rows.map((r) => r.oseq)) : null,
+        };
+      };
+      const created = new Map<number, number>();
+      const check = (what: string) => {
+        const want = truth();
+        assert.deepEqual(s.breakdown(), { byTopic: want.byTopic, byPriority: want.byPriority }, what);
+        const totals = s.totals();
+        assert.deepEqual([totals.rows, totals.bytes], [want.rows, want.bytes], what);
+        assert.equal(totals.oldestCreated, want.oldest === null ? null : created.get(want.oldest), what);
+      };
+      const add = (n: number, over: Partial<NewRow> = {}) => {
+        const rows = Array.from({ length: n }, (_, i) => row({ topic: `t${i % 3}`, priority: i % 2 ? 5 : 1, payload: 'x'.repeat(i + 1), ...over }));
+        const oseqs = s.append(rows);
+        oseqs.forEach((o, i) => created.set(o, rows[i]!.created));
+        return oseqs;
+      };
+      const a = add(12, { pending: 3 });
+      check('after append');
+      s.mark(0, [[1, a[4]!], [5, a[5]!]]);
+      s.sweep();
+      check('after a sweep that removes nothing (route 1 has not delivered)');
+      s.mark(1, [[1, a[2]!], [5, a[9]!]]);
+      s.sweep();
+      check('after a sweep');
+      s.deadLetter(3, { oseq: a[11]!, route: 'r', reasonCode: 0x87, reason: 'no', failedAt: 1 });
+      check('after a dead letter');
+      assert.equal(s.deadLetterCount(), 1);
+      add(6, { created: 10 });
+      s.evict(3);
+      check('after an eviction');
+      s.expire(11);
+      check('after an expiry');
+      s.purge();
+      check('after a purge');
+      add(2);
+      check('after appending again');
+      assert.equal(s.deadLetterCount(), 1, 'a purge keeps the dead letters');
+    }));
+
     test('oseqs are never reused, even after every row is gone', withStore((s) => {
       const [o1] = s.append([row()]);
       s.mark(0, [[1, o1!]]);

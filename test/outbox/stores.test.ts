@@ -47,6 +47,38 @@ test('sqlite: rows, seqs, marks and the oseq counter survive a reopen', (t) => {
   assert.ok(o3! > o2!, 'the deleted last oseq is not reused');
 });
 
+test('sqlite: the figures a status read shows are kept, not queried: rows deleted behind its back do not change them', async (t) => {
+  const path = dbPath(t);
+  const store = new SqliteStore(path, 'batch');
+  t.after(() => store.close());
+  store.append([row({ topic: 'a' }), row({ topic: 'b' }), row({ topic: 'b', priority: 5 })]);
+  await store.sync();
+  const before = { breakdown: store.breakdown(), rows: store.totals().rows, dead: store.deadLetterCount() };
+  const { DatabaseSync } = await import('node:sqlite');
+  const other = new DatabaseSync(path);
+  other.exec('DELETE FROM records');
+  other.exec("INSERT INTO dead_letters VALUES (1, 'r', 'i', 't', 1, 'x', 1, 'p')");
+  other.close();
+  assert.deepEqual({ breakdown: store.breakdown(), rows: store.totals().rows, dead: store.deadLetterCount() }, before);
+  assert.equal(store.totals().oldestCreated, null, 'the oldest row is the head of the table: one index lookup');
+});
+
+test('sqlite: the kept figures are rebuilt from the file at open', (t) => {
+  const path = dbPath(t);
+  const a = new SqliteStore(path, 'batch');
+  a.append([row({ topic: 'a', payload: 'xx' }), row({ topic: 'b', payload: 'yyy', priority: 5 })]);
+  const [o] = a.append([row({ topic: 'c' })]);
+  a.deadLetter(1, { oseq: o!, route: 'r', reasonCode: 0x87, reason: 'no', failedAt: 1 });
+  a.close();
+  const b = new SqliteStore(path, 'batch');
+  t.after(() => b.close());
+  assert.deepEqual(b.breakdown(), {
+    byTopic: [{ topic: 'a', rows: 1, bytes: 2 }, { topic: 'b', rows: 1, bytes: 3 }],
+    byPriority: [{ priority: 5, rows: 1 }, { priority: 1, rows: 1 }],
+  });
+  assert.deepEqual([b.totals().rows, b.totals().bytes, b.deadLetterCount()], [2, 5, 1]);
+});
+
 test('sqlite: a corrupt file is moved aside, never deleted, and a fresh outbox opens', (t) => {
   const path = dbPath(t);
   writeFileSync(path, 'this is not a database, it is a file someone overwrote'.repeat(100));
