@@ -50,7 +50,7 @@ before(async () => {
     sensors: [
       { id: 'ok', driver: 'simulated', interval_ms: 100 },
       // A program that fails and echoes a credential on stderr: its error reaches the log and the API.
-      { id: 'leaky', driver: 'command', interval_ms: 100, command: ['sh', '-c', `echo "denied for Bearer ${HEADER_TOKEN}" >&2; exit 3`] },
+      { id: 'leaky', driver: 'command', interval_ms: 100, timeout_ms: 30_000, command: ['sh', '-c', `echo "denied for Bearer ${HEADER_TOKEN}" >&2; exit 3`] },
     ],
   };
   g = await spawnGateway(config, { args: ['--log-level', 'debug'] });

@@ -30,8 +30,9 @@ describe('edgeloop check --test', () => {
       http: [{ name: 'hook', url: `http://127.0.0.1:${dead}/in` }],
       sensors: [
         { id: 'sim', driver: 'simulated', signal: 'sine', offset: 21.5, amplitude: 0, unit: 'celsius' },
-        { id: 'script', driver: 'command', command: ['sh', '-c', 'echo "t=42.5"'], pattern: 't=(\\S+)' },
-        { id: 'broken', driver: 'command', command: ['sh', '-c', 'echo "no such bus" >&2; exit 2'] },
+        // Generous timeouts: starting a program takes seconds on a loaded machine.
+        { id: 'script', driver: 'command', command: ['sh', '-c', 'echo "t=42.5"'], pattern: 't=(\\S+)', timeout_ms: 30_000 },
+        { id: 'broken', driver: 'command', command: ['sh', '-c', 'echo "no such bus" >&2; exit 2'], timeout_ms: 30_000 },
         { id: 'soc', driver: 'linux-thermal', zone: 7 },
       ],
     });

@@ -39,18 +39,17 @@ describe('one run tells everything', () => {
   test('a file with mistakes in every section: all of them at once, missing keys beside unknown ones', async (t) => {
     const found = await fileIssues(
       t,
-      [
-        'device: { id: "gw 1" }',
-        'mqtt: { url: "mqtt://broker:99999", qoss: 1 }',
-        'http:',
-        '  - url: ftp://hooks.example/in',
-        'api: { port: 70000 }',
-        'sensors:',
-        '  - { id: a, driver: simulated }',
-        '  - { driver: w1, device_id: 28-xyz }',
-        '  - { id: "b/c", Driver: simulated }',
-        '  - { id: d, driver: simulated, interval_ms: 0, amplitude: -1, singal: sine }',
-      ].join('\n'),
+      `device: { id: "gw 1" }
+mqtt: { url: "mqtt://broker:99999", qoss: 1 }
+http:
+  - url: ftp://hooks.example/in
+api: { port: 70000 }
+sensors:
+  - { id: a, driver: simulated }
+  - { driver: w1, device_id: 28-xyz }
+  - { id: "b/c", Driver: simulated }
+  - { id: d, driver: simulated, interval_ms: 0, amplitude: -1, singal: sine }
+`,
     );
     assert.deepEqual(found, [
       'device.id: must be 1 to 64 letters, digits, _, . or - (it names the device in every MQTT topic)',
