@@ -11,9 +11,12 @@ const ENV_RESERVED = new Set(['EDGELOOP_CONFIG']);
 
 type Node = Record<string, unknown> | unknown[];
 
-/** `raw` with the overrides of `env` in place (a copy where it changed), and the variables that could not be placed. */
+/**
+ * `raw` with the overrides of `env` in place, and the variables that could not be placed. `raw` is not changed: what
+ * lies on the path of a variable is copied (a few shallow copies, whatever the size of the config).
+ */
 export function overlayEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, schema: TSchema): { value: Record<string, unknown>; issues: ConfigIssue[] } {
-  const root = structuredClone(raw);
+  const root = { ...raw };
   const issues: ConfigIssue[] = [];
   // Sorted with numbers in order, so `…__0__…` comes before `…__1__…` and a list grows one item at a time.
   const names = Object.keys(env)
@@ -50,14 +53,17 @@ function place(root: Record<string, unknown>, rootSchema: TSchema, name: string,
     if (next === undefined || next === null) {
       // Where the schema is not known yet (a driver option before the driver is set), an index means a list.
       next = nextIndexed && (childSchema === undefined || acceptsList(childSchema)) ? [] : {};
-      set(node, key, index, next);
     } else if (isMap(next) && nextIndexed && acceptsList(childSchema)) {
       // One route written as a mapping, addressed as the first of a list (`EDGELOOP_MQTT__0__URL`).
-      next = [next];
-      set(node, key, index, next);
-    } else if (!isMap(next) && !Array.isArray(next)) {
+      next = [{ ...next }];
+    } else if (isMap(next)) {
+      next = { ...next };
+    } else if (Array.isArray(next)) {
+      next = [...next];
+    } else {
       return `cannot set below ${key}: it is not a mapping`;
     }
+    set(node, key, index, next);
     node = next as Node;
     schema = childSchema;
   }

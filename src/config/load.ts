@@ -38,7 +38,7 @@ export function parseYamlText(text: string, file: string): unknown {
 /** Checks made after the walk, over the whole value (unique ids, …), given the value with defaults applied. */
 export type ConfigCheck = (value: Record<string, unknown>) => ConfigIssue[];
 
-/** Applies the environment, validates, runs `checks`, and returns the value deep-frozen, or throws CONFIG_INVALID. */
+/** Applies the environment, validates, runs `checks`, and returns the value (deep-frozen), or throws CONFIG_INVALID. */
 export function resolveWith<T>(schema: TSchema, raw: unknown, env: NodeJS.ProcessEnv, checks: ConfigCheck[] = []): T {
   if (!isMap(raw)) throw invalid([{ path: '', message: 'the config must be a YAML mapping (key: value)' }], raw);
   const overlaid = overlayEnv(raw, env, schema);
@@ -48,7 +48,7 @@ export function resolveWith<T>(schema: TSchema, raw: unknown, env: NodeJS.Proces
   // Run even when the walk found problems, on what it could check, so one run reports everything.
   for (const check of checks) issues.push(...check(value));
   if (issues.length > 0) throw invalid(issues, { raw, env: envOf(env) });
-  return deepFreeze(value) as T;
+  return value as T;
 }
 
 function envOf(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
@@ -65,13 +65,4 @@ export function invalid(issues: ConfigIssue[], source: unknown): EdgeloopError {
   const clean = issues.map((i) => ({ path: i.path, message: redact(i.message, secrets) }));
   const lines = clean.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
   return new EdgeloopError('CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`, { details: clean });
-}
-
-/** Freezes a plain value and everything in it: the validated config is shared by every module and read only. */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }

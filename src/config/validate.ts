@@ -47,7 +47,10 @@ export class EnvValue {
 }
 
 export interface Checked {
-  /** The value with defaults applied; partial where there were problems. */
+  /**
+   * The value with defaults applied, built afresh and frozen as it is built (the config is read-only for every
+   * module); partial where there were problems.
+   */
   value: unknown;
   issues: ConfigIssue[];
   /** Schema nodes visited: the measure of the work done (linear in the size of the input). */
@@ -72,6 +75,23 @@ export function joinPath(path: string, key: string | number): string {
 
 const INVALID: unique symbol = Symbol('invalid');
 const patterns = new WeakMap<TSchema, RegExp>();
+const propertyKeys = new WeakMap<TSchema, string[]>();
+
+/** The keys of an object schema, listed once per schema rather than once per value checked against it. */
+function keysOf(schema: TSchema): string[] {
+  let keys = propertyKeys.get(schema);
+  if (!keys) propertyKeys.set(schema, (keys = Object.keys(schema.properties as object)));
+  return keys;
+}
+
+/** A fresh copy of a default (plain data): a value must never share an object with the schema. */
+function copyDefault(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyDefault);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = copyDefault(v);
+  return out;
+}
 
 class Walk {
   readonly issues: ConfigIssue[] = [];
@@ -93,7 +113,7 @@ class Walk {
     // `key:` with nothing after it is YAML's null: the key is as good as absent.
     if (value === undefined || value === null) {
       if (schema.default === undefined) return undefined;
-      value = structuredClone(schema.default);
+      value = copyDefault(schema.default);
     }
     switch (schema[Kind]) {
       case 'Object':
@@ -131,7 +151,7 @@ class Walk {
     const props = schema.properties as Record<string, TSchema>;
     const required = schema.required as string[] | undefined;
     const out: Record<string, unknown> = {};
-    for (const key in props) {
+    for (const key of keysOf(schema)) {
       const v = this.node(props[key] as TSchema, value[key], joinPath(path, key), env);
       if (v !== undefined) out[key] = v;
       else if ((value[key] === undefined || value[key] === null) && required?.includes(key)) {
@@ -139,8 +159,8 @@ class Walk {
       }
     }
     const extra = schema.additionalProperties as boolean | TSchema | undefined;
-    for (const key in value) {
-      if (key in props) continue;
+    for (const key of Object.keys(value)) {
+      if (Object.hasOwn(props, key)) continue;
       const v = value[key];
       if (extra === false) {
         const name = v instanceof EnvValue ? v.variable : env;
@@ -156,7 +176,7 @@ class Walk {
     if (refine && this.issues.length === before) {
       for (const p of refine(out)) this.issue(joinPath(path, p.key), env, p.message);
     }
-    return out;
+    return Object.freeze(out);
   }
 
   record(schema: TSchema, value: unknown, path: string, env: string | undefined): unknown {
@@ -166,8 +186,8 @@ class Walk {
     }
     const item = Object.values(schema.patternProperties as Record<string, TSchema>)[0] as TSchema;
     const out: Record<string, unknown> = {};
-    for (const key in value) out[key] = this.node(item, value[key], joinPath(path, key), env);
-    return out;
+    for (const key of Object.keys(value)) out[key] = this.node(item, value[key], joinPath(path, key), env);
+    return Object.freeze(out);
   }
 
   array(schema: TSchema, value: unknown, path: string, env: string | undefined): unknown {
@@ -184,7 +204,7 @@ class Walk {
     const items = schema.items as TSchema;
     const out = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i++) out[i] = this.node(items, value[i], joinPath(path, i), env);
-    return out;
+    return Object.freeze(out);
   }
 
   union(schema: TSchema, value: unknown, path: string, env: string | undefined): unknown {
