@@ -33,7 +33,7 @@ describe('edgeloop check --test', () => {
         // Generous timeouts: starting a program takes seconds on a loaded machine.
         { id: 'script', driver: 'command', command: ['sh', '-c', 'echo "t=42.5"'], pattern: 't=(\\S+)', timeout_ms: 30_000 },
         { id: 'broken', driver: 'command', command: ['sh', '-c', 'echo "no such bus" >&2; exit 2'], timeout_ms: 30_000 },
-        { id: 'soc', driver: 'linux-thermal', zone: 7 },
+        { id: 'soc', driver: 'linux-thermal', zone: 7, timeout_ms: 30_000 },
       ],
     });
     assert.equal(code, 1, lines.join('\n'));
