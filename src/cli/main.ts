@@ -1,6 +1,7 @@
 // `edgeloop <verb>`: parses arguments and calls the app. Exit codes: 0 ok, 1 failure, 2 usage.
 import { VERSION } from '../app/version.ts';
 import { EdgeloopError, isEdgeloopError, messageOf } from '../errors.ts';
+import { redact } from '../lib/redact.ts';
 import { checkCommand } from './check.ts';
 import { inferCommand } from './infer.ts';
 import { runCommand } from './run.ts';
@@ -41,14 +42,15 @@ async function main(argv: string[]): Promise<number> {
     return await command(rest);
   } catch (err) {
     if (isEdgeloopError(err)) {
-      console.error(err.describe());
+      // A start-up failure may quote a URL or a header: nothing secret goes to the terminal either.
+      console.error(redact(err.describe()));
       return isEdgeloopError(err, 'USAGE') ? 2 : 1;
     }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(new EdgeloopError('USAGE', messageOf(err)).describe());
       return 2;
     }
-    console.error(err);
+    console.error(redact(err instanceof Error ? (err.stack ?? err.message) : String(err)));
     return 1;
   }
 }
