@@ -21,6 +21,7 @@ import { createLogger } from '../src/telemetry/logger.ts';
 import { Metrics } from '../src/telemetry/metrics.ts';
 import { MqttAdapter, type MqttRouteConfig } from '../src/transport/mqtt.ts';
 import { startMosquitto } from '../test/support/mosquitto.ts';
+import { adapterRows } from './outbox-adapters.ts';
 import type { BenchArgs } from './run.ts';
 import { median, numberArg } from './stats.ts';
 
@@ -168,6 +169,7 @@ export default async function (args: BenchArgs): Promise<Record<string, unknown>
   const rounds = numberArg(args, 'rounds', 7);
   const backlog = numberArg(args, 'backlog', 100_000);
   const replay = numberArg(args, 'replay', 20_000);
+  if (args['adapters-only']) return { adapters: await adapterRows(args) };
   const broker = await startMosquitto({ maxInflight: 0 });
   try {
     // The phases alternate for several rounds after a warm-up of each; the medians compare them, so a burst of load
@@ -209,6 +211,7 @@ export default async function (args: BenchArgs): Promise<Record<string, unknown>
       c_backlog_drain_msgs_per_s: rate(backlog, d.drain_ms),
       d_mqttjs_store_replay_msgs_per_s: rate(replay, replayMs),
       targets: { ratio_b_over_a: 0.8, drain_msgs_per_s: 20_000 },
+      adapters: await adapterRows(args),
     };
   } finally {
     await broker.stop();

@@ -17,6 +17,8 @@ export const ERRORS = {
   MQTT_REFUSED: { status: 502, hint: 'the broker refused the message; it was moved to the dead-letter table' },
   MQTT_SUBSCRIBE: { status: 502, hint: 'the broker refused a command subscription: allow edgeloop/<device>/# for this client in its ACL' },
   HTTP_UPSTREAM: { status: 502, hint: 'check http[].url, headers, tls.ca and that the endpoint answers' },
+  NATS_UPSTREAM: { status: 502, hint: 'check nats[].url, credentials, that JetStream is enabled and a stream captures the subjects' },
+  COAP_UPSTREAM: { status: 502, hint: 'check coap[].url and that the CoAP server answers on that UDP port' },
   // outbox
   OUTBOX_FULL: { status: 507, hint: 'raise outbox.max_rows / max_bytes or restore the upstream connection' },
   OUTBOX_CORRUPT: { status: 500, hint: 'the file was moved aside; inspect it or delete it' },

@@ -107,6 +107,22 @@ export const SensorSchema = Type.Object(
     aggregate: AggregateSchema,
     deadband: Type.Optional(DeadbandSchema),
     queue: QueueSchema,
+    /** How Home Assistant discovery shows this sensor (by default: named by its id, classes from its unit). */
+    homeassistant: Type.Optional(
+      Type.Object(
+        {
+          /** false: not announced. */
+          enabled: Type.Boolean({ default: true }),
+          name: Type.Optional(Str({ minLength: 1 })),
+          device_class: Type.Optional(Type.String({ pattern: '^[a-z0-9_]+$' })),
+          state_class: Type.Optional(
+            Type.Union([Type.Literal('measurement'), Type.Literal('total'), Type.Literal('total_increasing')]),
+          ),
+          icon: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+:[a-z0-9-]+$' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   // The rest of the keys are the driver's own options, validated against the driver's schema.
   { additionalProperties: true },
@@ -125,6 +141,19 @@ export const OutboxSchema = Type.Object(
     on_full: Type.Union([Type.Literal('drop-oldest'), Type.Literal('reject-new')], { default: 'drop-oldest' }),
     /** Upper bound on records per group commit. */
     batch_max: Int(1, 100_000, 1000),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** Home Assistant MQTT discovery, through one of the mqtt routes. */
+export const HomeAssistantSchema = Type.Object(
+  {
+    /** On by default: the entities appear in a Home Assistant that shares an mqtt route's broker. */
+    enabled: Type.Boolean({ default: true }),
+    /** The discovery prefix; Home Assistant's status (birth) topic is `<prefix>/status`. */
+    prefix: Type.String({ pattern: '^[^#+/\\s]+(/[^#+/\\s]+)*$', default: 'homeassistant' }),
+    /** The mqtt route the configs go through; default the first. */
+    route: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false, default: {} },
 );
@@ -166,6 +195,7 @@ export const CoreSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     outbox: OutboxSchema,
+    homeassistant: HomeAssistantSchema,
     shutdown_timeout_ms: Int(100, 600_000, 10_000),
   },
   { additionalProperties: false },

@@ -5,6 +5,7 @@ import type { DriverContext, DriverDefinition, SensorDriver } from './driver.ts'
 import { command } from './drivers/command.ts';
 import { iio } from './drivers/iio.ts';
 import { linuxThermal } from './drivers/linux-thermal.ts';
+import { modbus } from './drivers/modbus.ts';
 import { simulated } from './drivers/simulated.ts';
 import { w1 } from './drivers/w1.ts';
 
@@ -14,6 +15,7 @@ const DRIVERS = new Map<string, DriverDefinition<never>>([
   ['iio', iio],
   ['w1', w1],
   ['command', command],
+  ['modbus', modbus],
 ]);
 
 /** Registers a driver (a plugin's, at start-up, before the config is loaded). */

@@ -95,14 +95,17 @@ export abstract class ConnectionLifecycle extends EventEmitter<AdapterEvents> {
     this.emit('ready');
   }
 
-  /** The connection is gone (or never came): `reconnect` runs after the next backoff delay. */
-  protected lost(reconnect: () => void): void {
+  /**
+   * The connection is gone (or never came): `reconnect` runs after the next backoff delay, or after `atLeastMs` when
+   * the far end asked for a longer wait (HTTP `Retry-After`), capped at `max_ms`.
+   */
+  protected lost(reconnect: () => void, atLeastMs = 0): void {
     clearTimeout(this.#stableTimer);
     this.#connectedSince = null;
     if (this.#stopping) return;
     if (this.#state === 'connected') this.log.warn({ route: this.name }, `${this.#o.kind} connection lost`);
     this.setState('disconnected');
-    const delay = this.#backoff.next();
+    const delay = Math.max(this.#backoff.next(), Math.min(atLeastMs, this.#o.reconnect.max_ms));
     this.#backoffMs = delay;
     this.#o.onReconnectAttempt?.(delay);
     this.log.info({ route: this.name, attempt: this.#backoff.attempt, delay_ms: delay }, `${this.#o.kind} reconnect scheduled`);

@@ -2,12 +2,16 @@
 // AdapterDefinition plus one line here. The outbox numbers routes in this order, then in config order: append new
 // kinds at the end, so the routes of the existing ones keep their place in the store.
 import type { AdapterDefinition } from './adapter.ts';
+import { coapAdapter } from './coap.ts';
 import { httpAdapter } from './http.ts';
 import { mqttAdapter } from './mqtt.ts';
+import { natsAdapter } from './nats.ts';
 
 const ADAPTERS = new Map<string, AdapterDefinition<never>>([
   ['mqtt', mqttAdapter],
   ['http', httpAdapter],
+  ['nats', natsAdapter],
+  ['coap', coapAdapter],
 ]);
 
 /** Registers a kind of upstream (a plugin's, at start-up, before the config is loaded). */

@@ -81,7 +81,7 @@ sensors:
     assert.deepEqual(lines({ outbox: { max_rowz: 5 } }), ['outbox.max_rowz: unknown key (did you mean max_rows?)']);
     assert.match(lines({ outbox: { zzz: 5 } })[0]!, /^outbox\.zzz: unknown key \(known: store, durability, max_rows, /);
     assert.deepEqual(lines({ sensors: [sensor({ driver: 'simulatd' })] }), [
-      'sensors[0].driver: must be one of simulated | linux-thermal | iio | w1 | command (did you mean simulated?)',
+      'sensors[0].driver: must be one of simulated | linux-thermal | iio | w1 | command | modbus (did you mean simulated?)',
     ]);
   });
 });

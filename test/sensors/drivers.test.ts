@@ -10,6 +10,7 @@ import { command } from '../../src/sensors/drivers/command.ts';
 import { drivers } from '../../src/sensors/registry.ts';
 import { driverFromConfig, driverSuite, type MakeFixture } from './driver-suite.ts';
 import { fakeSysfs } from './fake-sysfs.ts';
+import { startModbusServer } from './modbus-server.ts';
 
 const W1_ID = '28-00000a1b2c3d';
 const w1Slave = (crc: 'YES' | 'NO', milli: number) =>
@@ -63,6 +64,18 @@ const FIXTURES: Record<string, MakeFixture> = {
       expected: 42.8,
       change: async () => (await fs.write('value.txt', "temp=51.0'C\n"), 51),
       cleanup: fs.remove,
+    };
+  },
+  modbus: async () => {
+    // A meter's temperature: int16 tenths of a degree in holding register 100.
+    const server = await startModbusServer();
+    server.unit(1).holding.set(100, 215);
+    return {
+      options: { host: '127.0.0.1', port: server.port, address: 100, type: 'int16', scale: 0.1 },
+      sysfsRoot: '/nonexistent',
+      expected: 21.5,
+      change: async () => (server.unit(1).holding.set(100, 0x10000 - 40), -4),
+      cleanup: server.close,
     };
   },
 };

@@ -2,6 +2,13 @@
 // other side of the adapter (a broker, a web server) that the test can read, pause, refuse with and take away.
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import { resolveConfig } from '../../src/app/config.ts';
+import { MemoryStore } from '../../src/outbox/memory-store.ts';
+import { Outbox } from '../../src/outbox/outbox.ts';
+import { Publisher } from '../../src/outbox/publisher.ts';
+import { uuidv7 } from '../../src/pipeline/record.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { Metrics } from '../../src/telemetry/metrics.ts';
 import type { Adapter, Command, ConnectionState, PublishOutcome } from '../../src/transport/adapter.ts';
 import { waitUntil } from '../support/wait.ts';
 
@@ -35,6 +42,8 @@ export interface FarEnd {
   windowCap?: number;
   /** The most publishes the far end had open at once, where it can tell. */
   peakInFlight?(): number;
+  /** The far end drops a replay of a record id it already has (JetStream's duplicate window). */
+  deduplicates?: boolean;
   /** The device status the far end keeps after a clean stop, where the protocol has one. */
   lastStatus?(): Promise<string>;
   /**
@@ -321,6 +330,66 @@ export function adapterSuite(kind: string, startFarEnd: StartFarEnd): void {
       // The later command on the topic still subscribed arrived: the one before it was not handed to the handler.
       assert.equal((await other.next()).payload.toString(), '500');
       assert.equal(otaCount, 2);
+    });
+
+    check('through the outbox, the far end away and back: every record arrives, duplicates within the window', async (t) => {
+      const { far, adapter } = await setup(t);
+      const metrics = new Metrics();
+      const log = createLogger('silent', { pretty: false });
+      const config = resolveConfig({ outbox: { store: 'memory' } }).outbox;
+      const routes = [{ name: adapter.name, topics: ['#'] }];
+      const outbox = new Outbox({ store: new MemoryStore(), config, device: DEVICE, routes, log, metrics });
+      const publisher = new Publisher({ outbox, route: 0, adapter, topicPrefix: `edgeloop/${DEVICE}/`, metrics, log });
+      t.after(() => {
+        publisher.stop();
+        outbox.close();
+      });
+      const ids = new Set<string>();
+      const add = (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const id = uuidv7();
+          ids.add(id);
+          outbox.add({ id, kind: 'reading', source: 's', topic: `data/${ids.size}`, ts: Date.now(), priority: 1, data: { n: ids.size } });
+        }
+      };
+      const seen = new Map<string, number>();
+      const receive = async (until: () => boolean) => {
+        while (!until()) {
+          const r = await far.received();
+          seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+        }
+      };
+      let acked = 0;
+      const acknowledged = waitUntil({
+        check: () => (acked === 120 ? true : undefined),
+        subscribe: (recheck) => {
+          const onAcked = () => {
+            acked++;
+            recheck();
+          };
+          publisher.on('acked', onAcked);
+          return () => publisher.off('acked', onAcked);
+        },
+        timeoutMs: 10_000,
+        describe: () => `${acked} of 120 records acknowledged`,
+      });
+      const isReady = ready(adapter);
+      publisher.start();
+      await isReady;
+      add(40);
+      await receive(() => seen.size >= 10);
+      await far.stopFarEnd();
+      add(40);
+      await untilState(adapter, () => (adapter.state !== 'connected' ? true : undefined), 'the route to notice');
+      const back = ready(adapter);
+      await far.startFarEnd();
+      await back;
+      add(40);
+      await receive(() => [...ids].every((id) => seen.has(id)));
+      const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
+      assert.ok(duplicates <= (far.deduplicates ? 0 : adapter.window), `${duplicates} duplicates, window ${adapter.window}`);
+      assert.deepEqual([...seen.keys()].filter((id) => !ids.has(id)), [], 'nothing but these records');
+      await acknowledged;
     });
 
     check('stop when connected: the far end keeps the device status offline', async (t) => {

@@ -14,7 +14,7 @@ describe('http routes in the config', () => {
     assert.deepEqual(resolveConfig({}).http, []);
   });
 
-  test('defaults: all topics, no headers, 5 s timeout, window 8, the mqtt backoff', () => {
+  test('defaults: all topics, no headers, 5 s timeout, window 8, one record a request, no compression, the mqtt backoff', () => {
     const [route] = resolveConfig({ http: [hook()] }).http as HttpRouteConfig[];
     assert.deepEqual(route, {
       name: 'hook',
@@ -24,6 +24,8 @@ describe('http routes in the config', () => {
       timeout_ms: 5000,
       window: 8,
       reconnect: { min_ms: 1000, max_ms: 30_000, stable_ms: 10_000 },
+      batch: { max_records: 1, max_bytes: 1_048_576 },
+      compress: 'none',
     });
     const mqtt = resolveConfig({}).mqtt as { reconnect: unknown };
     assert.ok(!Array.isArray(mqtt));

@@ -16,6 +16,8 @@ export interface Request {
   method: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body as received (compressed, when it was). */
+  raw: Buffer;
   /** What a POST was answered (held ones: `hold`, even once released). */
   answer?: Answer;
 }
@@ -31,6 +33,8 @@ export interface HttpFarEnd extends FarEnd {
   respond: (req: IncomingMessage) => Answer;
   /** The status HEAD (the adapter's probe) gets. */
   headStatus: number;
+  /** Sent as `Retry-After` with every refusal or failure. */
+  retryAfter?: string;
   requests: Request[];
   /** POSTs held open now. */
   held(): number;
@@ -46,7 +50,8 @@ export interface FarEndOptions {
   route?: Partial<Omit<HttpRouteConfig, 'url'>>;
   /** Builds the route's url from the far end's port; default `http(s)://127.0.0.1:<port>/hook`. */
   url?: (port: number) => string;
-  tls?: { cert: string; key: string };
+  /** `ca`: client certificates are required and verified against it (mutual TLS). */
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 export async function startHttpFarEnd(o: FarEndOptions = {}): Promise<HttpFarEnd> {
@@ -63,8 +68,9 @@ export async function startHttpFarEnd(o: FarEndOptions = {}): Promise<HttpFarEnd
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const request: Request = { method: req.method ?? '', headers: req.headers, body };
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString('utf8');
+      const request: Request = { method: req.method ?? '', headers: req.headers, body, raw };
       far.requests.push(request);
       if (req.method === 'HEAD') {
         res.writeHead(far.headStatus).end();
@@ -77,12 +83,19 @@ export async function startHttpFarEnd(o: FarEndOptions = {}): Promise<HttpFarEnd
         refuse = undefined;
         request.answer = answer;
         if (answer === 'hold') held.push(res);
-        else res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer >= 300 ? 'not this one' : undefined);
+        else {
+          const headers = { 'content-type': 'text/plain', ...(far.retryAfter && answer >= 300 ? { 'retry-after': far.retryAfter } : {}) };
+          res.writeHead(answer, headers).end(answer >= 300 ? 'not this one' : undefined);
+        }
       }
       events.emit('request');
     });
   };
-  const tlsFiles = o.tls && { cert: await readFile(o.tls.cert), key: await readFile(o.tls.key) };
+  const tlsFiles = o.tls && {
+    cert: await readFile(o.tls.cert),
+    key: await readFile(o.tls.key),
+    ...(o.tls.ca ? { ca: await readFile(o.tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+  };
   let server: Server;
   let port = 0;
   const listen = async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test, type TestContext } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { isEdgeloopError } from '../../src/errors.ts';
 import type { PublishOutcome } from '../../src/transport/adapter.ts';
 import { redact } from '../../src/lib/redact.ts';
@@ -152,6 +153,71 @@ describe('http webhook route', () => {
     assert.equal(req?.headers.authorization, `Basic ${Buffer.from('gw:pa55').toString('base64')}`);
   });
 
+  describe('batches', () => {
+    /** Publishes `n` records in one turn, as the publisher fills its window, and waits for their outcomes. */
+    const burst = (ledger: Ledger, n: number, topic = (i: number) => `${DATA_TOPIC}/${i}`) => Promise.all(Array.from({ length: n }, (_, i) => ledger.publish(topic(i))).map(async (p) => ({ ...p, outcome: await p.outcome })));
+
+    test('records of one turn go as JSON arrays of {topic, payload}, at most max_records each, in order', async (t) => {
+      const { far, ledger } = await connectedFarEnd(t, { route: { batch: { max_records: 3, max_bytes: 1_048_576 } } });
+      assert.equal(far.adapter.window, 4 * 3, 'the window counts records: requests × max_records');
+      const sent = await burst(ledger, 7);
+      for (const s of sent) assert.deepEqual(s.outcome, { ok: true });
+      const bodies = posts(far).map((r) => JSON.parse(r.body) as { topic: string; payload: unknown }[]);
+      assert.deepEqual(bodies.map((b) => b.length), [3, 3, 1]);
+      assert.deepEqual(bodies.flat(), sent.map((s) => ({ topic: s.topic, payload: JSON.parse(s.payload) })));
+      for (const r of posts(far)) {
+        assert.equal(r.headers['content-type'], 'application/json');
+        assert.equal(r.headers['x-edgeloop-batch'], String((JSON.parse(r.body) as unknown[]).length));
+        assert.equal(r.headers['idempotency-key'], undefined, 'each record carries its own id');
+      }
+    });
+
+    test('max_bytes bounds a body; a record larger than it travels alone', async (t) => {
+      const { far, ledger } = await connectedFarEnd(t, { route: { batch: { max_records: 100, max_bytes: 250 } } });
+      const sent = await burst(ledger, 6);
+      for (const s of sent) assert.deepEqual(s.outcome, { ok: true });
+      for (const r of posts(far)) assert.ok(r.raw.length <= 250, `${r.raw.length} bytes`);
+      assert.equal(posts(far).flatMap((r) => JSON.parse(r.body) as unknown[]).length, 6);
+      const big = ledger.publish(`${DATA_TOPIC}/${'x'.repeat(300)}`);
+      assert.deepEqual(await big.outcome, { ok: true });
+      assert.equal((JSON.parse(posts(far).at(-1)?.body ?? '[]') as unknown[]).length, 1);
+    });
+
+    test('a refused batch is sent again record by record: only the bad one is refused', async (t) => {
+      const { far, ledger } = await connectedFarEnd(t, { route: { batch: { max_records: 10, max_bytes: 1_048_576 } } });
+      far.respond = (req) => (String(req.headers['x-edgeloop-batch']) !== '1' || far.requests.at(-1)?.body.includes('/bad') ? 422 : 204);
+      const sent = await burst(ledger, 3, (i) => `${DATA_TOPIC}/${i === 1 ? 'bad' : 'good'}`);
+      assert.deepEqual(sent.map((s) => s.outcome.ok), [true, false, true]);
+      const refused = sent[1]?.outcome;
+      assert.ok(refused && !refused.ok && refused.refused?.code === 422);
+      assert.deepEqual(posts(far).map((r) => r.headers['x-edgeloop-batch']), ['3', '1', '1', '1']);
+      assert.equal(far.adapter.state, 'connected');
+    });
+
+    test('gzip: the body is compressed and says so', async (t) => {
+      const { far, ledger } = await connectedFarEnd(t, { route: { compress: 'gzip' } });
+      const p = ledger.publish();
+      assert.deepEqual(await p.outcome, { ok: true });
+      const [req] = posts(far);
+      assert.equal(req?.headers['content-encoding'], 'gzip');
+      assert.equal(gunzipSync(req?.raw ?? Buffer.alloc(0)).toString(), p.payload);
+    });
+  });
+
+  test('token: sent as a bearer on every request, the probe included', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t, { route: { token: 'tok-123' } });
+    assert.deepEqual(await ledger.publish().outcome, { ok: true });
+    assert.deepEqual(far.requests.map((r) => [r.method, r.headers.authorization]), [['HEAD', 'Bearer tok-123'], ['POST', 'Bearer tok-123']]);
+  });
+
+  test('Retry-After on a 503 stretches the backoff, up to max_ms', async (t) => {
+    const { far, ledger } = await connectedFarEnd(t, { route: { reconnect: { min_ms: 20, max_ms: 1500, stable_ms: 60_000 } } });
+    far.respond = () => 503;
+    far.retryAfter = '1';
+    assert.deepEqual(await ledger.publish().outcome, { ok: false });
+    assert.ok(far.adapter.info().backoff_ms >= 1000, `backoff ${far.adapter.info().backoff_ms} ms`);
+  });
+
   test('redact leaves a url without secrets as it is and hides token-like parameters', () => {
     assert.equal(redact('https://hooks.example/v1/ingest?site=north'), 'https://hooks.example/v1/ingest?site=north');
     assert.equal(redact('https://h.example/?api_key=k&sig=s'), 'https://h.example/?api_key=[redacted]&sig=[redacted]');
@@ -184,6 +250,20 @@ describe('http webhook route', () => {
       await untilState(far.adapter, () => (far.adapter.info().reconnect_attempts >= 2 ? true : undefined), 'failed probes');
       assert.equal(far.adapter.info().connects, 0);
       assert.match(far.adapter.info().last_error ?? '', /certificate/i);
+    });
+
+    test('mutual TLS: the client certificate is presented; without it the server refuses', async (t) => {
+      const mtls = (route: FarEndOptions['route']) => ({ ...tlsFarEnd(route), tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert } });
+      const { ledger } = await connectedFarEnd(t, mtls({ tls: { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey, reject_unauthorized: true } }));
+      assert.deepEqual(await ledger.publish().outcome, { ok: true });
+      const far = await startHttpFarEnd(mtls({ tls: { ca: certs.caCert, reject_unauthorized: true } }));
+      t.after(async () => {
+        await far.adapter.stop(1000);
+        await far.close();
+      });
+      far.adapter.start();
+      await untilState(far.adapter, () => (far.adapter.info().reconnect_attempts >= 1 ? true : undefined), 'a failed probe');
+      assert.equal(far.adapter.info().connects, 0);
     });
 
     test('a missing tls.ca file fails the start with HTTP_UPSTREAM', async (t) => {
