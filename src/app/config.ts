@@ -107,4 +107,13 @@ const uniqueRoutes: ConfigCheck = (value) => {
   return issues;
 };
 
-const CHECKS: ConfigCheck[] = [uniqueSensors, uniqueRoutes];
+/** Home Assistant discovery goes through an mqtt route: the one it names must exist. */
+const homeAssistantRoute: ConfigCheck = (value) => {
+  const wanted = (value.homeassistant as { route?: unknown } | undefined)?.route;
+  if (typeof wanted !== 'string') return [];
+  const mqtt = routesOf(value).filter((r) => r.kind === 'mqtt').map((r) => r.name);
+  if (mqtt.includes(wanted)) return [];
+  return [{ path: 'homeassistant.route', message: `no mqtt route is named ${JSON.stringify(wanted)} (mqtt routes: ${mqtt.join(', ') || 'none'})` }];
+};
+
+const CHECKS: ConfigCheck[] = [uniqueSensors, uniqueRoutes, homeAssistantRoute];

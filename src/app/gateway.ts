@@ -20,7 +20,9 @@ import { Metrics } from '../telemetry/metrics.ts';
 import { CONNECTION_STATES, type AdapterContext } from '../transport/adapter.ts';
 import { Commands } from '../transport/commands.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded-broker.ts';
+import type { HaAnnouncer } from '../transport/ha-announcer.ts';
 import { routesOf, type Config, type RouteSpec } from './config.ts';
+import { homeAssistant } from './homeassistant.ts';
 import { outboxView, sensorViews, statusView, type Route, type StatusParts } from './status.ts';
 
 export interface GatewayOptions {
@@ -45,6 +47,7 @@ export class Gateway implements GatewayView {
   #routes: Route[] = [];
   #channels: Channel[] = [];
   #api: ApiServer | undefined;
+  #homeassistant: HaAnnouncer | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
 
@@ -92,6 +95,9 @@ export class Gateway implements GatewayView {
         log.info({ url: this.#broker.url }, 'embedded MQTT broker listening');
       }
       this.#routes = specs.map((spec, index) => this.#route(outbox, spec, index));
+      // Before the routes start, so its subscriptions are in place at the first `ready`.
+      this.#homeassistant = homeAssistant(c, this.#routes, [], log);
+      this.#homeassistant?.start();
       for (const { adapter, publisher } of this.#routes) {
         if (adapter.downlink) this.commands.attach(adapter.name, adapter.downlink);
         publisher.start();
@@ -170,6 +176,7 @@ export class Gateway implements GatewayView {
     await step('outbox flush', () => this.#outbox?.synced());
     await step('in-flight publishes', () => Promise.all(publishers.map((p) => p.settled(Math.min(2000, left() / 2)))));
     for (const p of publishers) p.stop();
+    this.#homeassistant?.stop();
     await step('routes', () => Promise.all(this.#routes.map((r) => r.adapter.stop(Math.min(3000, left())))));
     await step('api', () => this.#api?.close());
     await step('broker', () => this.#broker?.close());

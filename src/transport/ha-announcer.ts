@@ -30,6 +30,8 @@ export class HaAnnouncer {
   #configs = new Map<string, string>();
   #stops: (() => void)[] = [];
   #identifier: string;
+  /** Configs of this device to remove, kept until connected (retained ones can arrive before `ready`). */
+  #stale = new Set<string>();
 
   constructor(options: HaAnnouncerOptions) {
     this.#o = options;
@@ -60,7 +62,7 @@ export class HaAnnouncer {
   /** The sensors or cameras changed (a reload): entities that left are removed, the rest announced again. */
   update(sensors: readonly DiscoverySensor[], cameras: readonly DiscoveryCamera[]): void {
     const next = this.#build(sensors, cameras);
-    for (const topic of this.#configs.keys()) if (!next.has(topic)) this.#remove(topic);
+    for (const topic of this.#configs.keys()) if (!next.has(topic)) this.#stale.add(topic);
     this.#configs = next;
     this.#announce();
   }
@@ -77,6 +79,7 @@ export class HaAnnouncer {
     if (this.#o.link.state !== 'connected') return;
     for (const [topic, payload] of this.#configs) this.#o.link.retain(topic, payload);
     this.#o.log.debug({ entities: this.#configs.size, prefix: this.#o.context.prefix }, 'home assistant discovery announced');
+    this.#removeStale();
   }
 
   #clearIfStale(topic: string, payload: Buffer): void {
@@ -88,11 +91,19 @@ export class HaAnnouncer {
       return;
     }
     const ids = config.device?.identifiers;
-    if (Array.isArray(ids) ? ids.includes(this.#identifier) : ids === this.#identifier) this.#remove(topic);
+    if (!(Array.isArray(ids) ? ids.includes(this.#identifier) : ids === this.#identifier)) return;
+    this.#stale.add(topic);
+    this.#removeStale();
   }
 
-  #remove(topic: string): void {
-    this.#o.log.info({ topic }, 'home assistant entity removed');
-    this.#o.link.retain(topic, '');
+  /** An empty retained config removes the entity from Home Assistant. */
+  #removeStale(): void {
+    if (this.#o.link.state !== 'connected') return;
+    for (const topic of this.#stale) {
+      if (this.#configs.has(topic)) continue;
+      this.#o.log.info({ topic }, 'home assistant entity removed');
+      this.#o.link.retain(topic, '');
+    }
+    this.#stale.clear();
   }
 }

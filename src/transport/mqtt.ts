@@ -134,6 +134,14 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
     client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.qos));
   }
 
+  /**
+   * A retained QoS 1 message outside the outbox, for state a consumer reads on subscribing (Home Assistant discovery
+   * configs): dropped when not connected, as its owner announces it again at the next `ready`.
+   */
+  retain(topic: string, payload: string): void {
+    if (this.state === 'connected') this.#client?.publish(topic, payload, { qos: 1, retain: true });
+  }
+
   publish(topic: string, payload: string, id: string, done: (outcome: PublishOutcome) => void): void {
     const client = this.#client;
     if (!client || this.state !== 'connected') {
