@@ -6,6 +6,7 @@ export const ERRORS = {
   CONFIG_INVALID: { status: 400, hint: 'fix the listed keys (run `edgeloop check -c FILE`)' },
   CONFIG_READ: { status: 500, hint: 'check the path given with -c and its permissions' },
   USAGE: { status: 400, hint: 'run `edgeloop --help`' },
+  PLUGIN_INVALID: { status: 500, hint: 'fix or remove the plugin file (docs/plugins.md); the gateway runs without it' },
   // sensors
   SENSOR_READ: { status: 502, hint: 'check the sensor wiring, driver options and the sysfs path' },
   SENSOR_TIMEOUT: { status: 504, hint: 'raise timeout_ms or fix the slow source' },

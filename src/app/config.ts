@@ -7,9 +7,11 @@ import { DEMO_CONFIG } from '../config/demo.ts';
 import { readConfigFile, resolveWith, type ConfigCheck } from '../config/load.ts';
 import { CoreSchema, SensorSchema, type CoreConfig, type SensorConfig } from '../config/schema.ts';
 import { joinPath, type ConfigIssue } from '../config/validate.ts';
+import { EdgeloopError, isEdgeloopError } from '../errors.ts';
 import { drivers } from '../sensors/registry.ts';
 import type { AdapterDefinition, RouteOptions } from '../transport/adapter.ts';
 import { adapterKinds } from '../transport/registry.ts';
+import { loadPlugins, pluginsDirOf, type PluginReport } from './plugins.ts';
 
 /** The validated config: deep-frozen. Routes are read through `routesOf`, whatever their kind. */
 export type Config = CoreConfig & { readonly sensors: readonly SensorConfig[] } & Readonly<Record<string, unknown>>;
@@ -18,6 +20,8 @@ export interface LoadedConfig {
   config: Config;
   /** Where it came from: a file path or `demo defaults`. */
   source: string;
+  /** The plugins of `plugins_dir`: loaded, and failed (the gateway runs without those). */
+  plugins: PluginReport;
 }
 
 /** One route of the config, whatever its kind, in outbox order. */
@@ -32,9 +36,18 @@ export interface RouteSpec {
   path: string;
 }
 
+/** Reads the config, loads its plugins (their drivers and adapters are part of the schema), then validates. */
 export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const raw = file === undefined ? structuredClone(DEMO_CONFIG) : await readConfigFile(file);
-  return { config: resolveConfig(raw, env), source: file ?? 'demo defaults' };
+  const plugins = await loadPlugins(pluginsDirOf(raw, env, file));
+  try {
+    return { config: resolveConfig(raw, env), source: file ?? 'demo defaults', plugins };
+  } catch (err) {
+    // A driver or a kind of route the config names may be one a failed plugin would have brought: say so.
+    if (!isEdgeloopError(err, 'CONFIG_INVALID') || plugins.failed.length === 0) throw err;
+    const issues = [...(err.details as ConfigIssue[]), ...plugins.failed.map((f) => ({ path: 'plugins_dir', message: f.error.message }))];
+    throw new EdgeloopError('CONFIG_INVALID', `${err.message}\n  ${issues.slice(-plugins.failed.length).map((i) => `${i.path}: ${i.message}`).join('\n  ')}`, { details: issues });
+  }
 }
 
 /** Applies env overrides and defaults, validates, and returns the frozen config or throws CONFIG_INVALID. */

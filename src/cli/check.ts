@@ -21,8 +21,11 @@ export async function checkCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const { config, source } = loaded;
+  const { config, source, plugins } = loaded;
   console.log(`${source}: ok (device ${config.device.id}, ${config.sensors.length} sensors)`);
+  for (const p of plugins.loaded) console.log(`  plugin ${p.file}: ok (${[...p.drivers.map((d) => `driver ${d}`), ...p.adapters.map((a) => `adapter ${a}`)].join(', ')})`);
+  for (const f of plugins.failed) console.error(`  plugin ${f.file}: ${f.error.describe()}`);
+  if (plugins.failed.length > 0) return 1;
   if (!args.test) return 0;
   console.log('testing: each sensor read once, each upstream connected once');
   const results = await selfTest(config, createLogger('silent', { pretty: false }));

@@ -26,6 +26,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     return checkCommand(argv);
   }
   const log = createLogger(((level as Level | undefined) ?? loaded.config.log_level) as Level, { secrets: secretsOf(loaded.config) });
+  for (const p of loaded.plugins.loaded) log.info({ plugin: p.file, drivers: p.drivers, adapters: p.adapters }, 'plugin loaded');
+  // A broken plugin is told, and the gateway runs without it.
+  for (const f of loaded.plugins.failed) log.error({ plugin: f.file, code: f.error.code }, f.error.describe());
   const gateway = new Gateway({ config: loaded.config, configSource: loaded.source, log });
   try {
     await gateway.start();

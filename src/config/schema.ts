@@ -196,6 +196,8 @@ export const CoreSchema = Type.Object(
     ),
     outbox: OutboxSchema,
     homeassistant: HomeAssistantSchema,
+    /** Extra sensor drivers and kinds of upstream, loaded at start (relative to the config file's directory). */
+    plugins_dir: Type.Optional(Str({ minLength: 1 })),
     shutdown_timeout_ms: Int(100, 600_000, 10_000),
   },
   { additionalProperties: false },
