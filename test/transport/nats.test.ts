@@ -6,6 +6,7 @@ import { createLogger } from '../../src/telemetry/logger.ts';
 import { NatsAdapter, subjectOf, type NatsRouteConfig } from '../../src/transport/nats.ts';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
+import type { Command } from '../../src/transport/adapter.ts';
 import { adapterSuite, DEVICE, Inbox, Ledger, ready, RECONNECT, untilState, type FarEnd, type Received } from './adapter-suite.ts';
 
 const log = createLogger('silent', { pretty: false });
@@ -153,5 +154,39 @@ describe('nats route', () => {
     assert.equal(adapter.info().kind, 'nats');
     assert.equal(adapter.info().url, `nats://[redacted]@127.0.0.1:${server.port}`);
     assert.equal(adapter.window, 256);
+  });
+
+  test('a command published while the device was away is delivered when it comes back (durable consumer)', async (t) => {
+    await jsm.streams.add({ name: 'AWAY', subjects: ['edgeloop.away.>'] });
+    t.after(() => jsm.streams.delete('AWAY').then(() => undefined));
+    const route = natsRoute(server.url, { stream: { name: 'AWAY', create: false } as NatsRouteConfig['stream'] });
+    const first = new NatsAdapter(route, { device: 'away', log });
+    first.downlink.subscribe('edgeloop/away/ota/+', () => undefined);
+    const up = ready(first);
+    first.start();
+    await up;
+    await first.stop(1000);
+
+    await nc.jetstream().publish('edgeloop.away.ota.cmd', '{"version":"7"}');
+    const second = new NatsAdapter(route, { device: 'away', log });
+    t.after(() => second.stop(1000));
+    const commands = new Inbox<Command>();
+    second.downlink.subscribe('edgeloop/away/ota/+', (c) => commands.push(c));
+    second.start();
+    const command = await commands.next();
+    assert.deepEqual([command.topic, command.payload.toString(), command.qos, command.route], ['edgeloop/away/ota/cmd', '{"version":"7"}', 1, 'fleet']);
+  });
+
+  test('without a stream for the commands, a plain subscription takes them while connected (qos 0)', async (t) => {
+    const adapter = new NatsAdapter(natsRoute(server.url, { stream: { name: 'NOCMD', create: false } as NatsRouteConfig['stream'] }), { device: 'loose', log });
+    t.after(() => adapter.stop(1000));
+    const commands = new Inbox<Command>();
+    adapter.downlink.subscribe('edgeloop/loose/config/#', (c) => commands.push(c));
+    const up = ready(adapter);
+    adapter.start();
+    await up;
+    nc.publish('edgeloop.loose.config.interval', '500');
+    const command = await commands.next();
+    assert.deepEqual([command.topic, command.payload.toString(), command.qos], ['edgeloop/loose/config/interval', '500', 0]);
   });
 });
