@@ -5,20 +5,19 @@
 import { Type, type Static } from '@sinclair/typebox';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { Int, Str, UrlString } from '../config/schema.ts';
-import { EdgeloopError, errorCode, messageOf } from '../errors.ts';
+import { EdgeloopError, messageOf } from '../errors.ts';
 import { redact } from '../lib/redact.ts';
-import { topicMatches } from '../pipeline/live-bus.ts';
 import { RateLimitedLog } from '../telemetry/logger.ts';
 import {
   ROUTE_FIELDS,
   type Adapter,
   type AdapterContext,
   type AdapterDefinition,
-  type CommandHandler,
   type Downlink,
   type PublishOutcome,
 } from './adapter.ts';
 import { ConnectionLifecycle } from './lifecycle.ts';
+import { Subscriptions } from './subscriptions.ts';
 import { isTlsError, TlsSchema, tlsOptions } from './tls.ts';
 
 export const MQTT_SCHEMES = ['mqtt', 'mqtts', 'tcp', 'tls', 'ws', 'wss'] as const;
@@ -69,7 +68,7 @@ export const mqttAdapter: AdapterDefinition<MqttRouteConfig> = {
 
 export class MqttAdapter extends ConnectionLifecycle implements Adapter {
   readonly refusal = 'MQTT_REFUSED' as const;
-  readonly downlink: Downlink = { subscribe: (filter, handler) => this.#subscribe(filter, handler) };
+  readonly downlink: Downlink = { subscribe: (filter, handler) => this.#subscriptions.add(filter, handler) };
   #route: MqttRouteConfig & { name: string };
   #context: AdapterContext;
   #url: string;
@@ -78,7 +77,7 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
   #window: number;
   #statusTopic: string;
   /** Command subscriptions by topic filter, made again at every connect. */
-  #subscriptions = new Map<string, Set<CommandHandler>>();
+  #subscriptions: Subscriptions;
   #subscribeErrors = new RateLimitedLog(60_000);
 
   constructor(route: MqttRouteConfig & { name: string }, context: AdapterContext) {
@@ -92,6 +91,16 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
     this.#protocol = route.protocol_version ?? (route.url === undefined ? 4 : 5);
     this.#window = route.window;
     this.#statusTopic = `edgeloop/${context.device}/status`;
+    this.#subscriptions = new Subscriptions({
+      route: route.name,
+      log,
+      follow: (filter) => {
+        if (this.state === 'connected') this.#sendSubscribe([filter]);
+      },
+      unfollow: (filter) => {
+        if (this.state === 'connected') this.#client?.unsubscribe(filter);
+      },
+    });
   }
 
   get window(): number {
@@ -131,7 +140,7 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
     client.on('close', () => this.#onClose());
     client.on('error', (err) => this.#onError(err));
     client.on('offline', () => undefined);
-    client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.qos));
+    client.on('message', (topic, payload, packet) => this.#subscriptions.dispatch(topic, payload, packet.qos));
   }
 
   /**
@@ -187,25 +196,9 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
     this.#window = Math.min(this.#route.window, receiveMaximum ?? Infinity);
     if (this.#context.probe !== true) this.#client?.publish(this.#statusTopic, 'online', { qos: 1, retain: true });
     // Ready only once the command subscriptions are in place, so a command sent after `ready` is never missed.
-    if (this.#subscriptions.size > 0) this.#sendSubscribe([...this.#subscriptions.keys()], () => this.connected());
+    const filters = this.#subscriptions.filters;
+    if (filters.length > 0) this.#sendSubscribe(filters, () => this.connected());
     else this.connected();
-  }
-
-  #subscribe(filter: string, handler: CommandHandler): () => void {
-    let handlers = this.#subscriptions.get(filter);
-    if (!handlers) {
-      handlers = new Set();
-      this.#subscriptions.set(filter, handlers);
-      if (this.state === 'connected') this.#sendSubscribe([filter]);
-    }
-    handlers.add(handler);
-    const mine = handlers;
-    return () => {
-      mine.delete(handler);
-      if (mine.size > 0 || this.#subscriptions.get(filter) !== mine) return;
-      this.#subscriptions.delete(filter);
-      if (this.state === 'connected') this.#client?.unsubscribe(filter);
-    };
   }
 
   /** QoS 1: a command is delivered at least once, also when it was sent while this client was reconnecting. */
@@ -221,20 +214,6 @@ export class MqttAdapter extends ConnectionLifecycle implements Adapter {
       const e = new EdgeloopError('MQTT_SUBSCRIBE', `the broker refused the subscription to ${refused.join(', ')}${err ? `: ${err.message}` : ''}`);
       this.#subscribeErrors.hit((suppressed) => this.log.error({ route: this.name, code: e.code, suppressed }, e.describe()));
     });
-  }
-
-  #onMessage(topic: string, payload: Buffer, qos: 0 | 1 | 2): void {
-    for (const [filter, handlers] of this.#subscriptions) {
-      if (!topicMatches(filter, topic)) continue;
-      for (const handler of handlers) {
-        try {
-          handler({ route: this.name, topic, payload, qos });
-        } catch (err) {
-          // A handler must not throw (the command router catches); one that does must not break the client.
-          this.log.error({ route: this.name, topic, code: errorCode('INTERNAL'), err: messageOf(err) }, 'command handler threw');
-        }
-      }
-    }
   }
 
   #onClose(): void {

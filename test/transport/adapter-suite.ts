@@ -128,6 +128,19 @@ export class Ledger {
   }
 }
 
+/** A far end with its adapter started and connected, and a ledger on it; both are stopped after the test. */
+export async function connectedFarEnd<F extends FarEnd>(t: TestContext, start: () => Promise<F>): Promise<{ far: F; ledger: Ledger }> {
+  const far = await start();
+  t.after(async () => {
+    await far.adapter.stop(1000);
+    await far.close();
+  });
+  const isReady = ready(far.adapter);
+  far.adapter.start();
+  await isReady;
+  return { far, ledger: new Ledger(far.adapter) };
+}
+
 const lost = (o: PublishOutcome) => !o.ok && o.refused === undefined;
 
 /** Registers the suite for one adapter kind. */

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type OutgoingMessage, type Server }
 import { resolveConfig } from '../../src/app/config.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { CoapAdapter, codeNumber, type CoapRouteConfig } from '../../src/transport/coap.ts';
-import { adapterSuite, DATA_TOPIC, DEVICE, Inbox, Ledger, ready, RECONNECT, untilState, type FarEnd, type Received } from './adapter-suite.ts';
+import { adapterSuite, connectedFarEnd, DATA_TOPIC, DEVICE, Inbox, ready, RECONNECT, untilState, type FarEnd, type Received } from './adapter-suite.ts';
 
 const log = createLogger('silent', { pretty: false });
 
@@ -108,17 +108,8 @@ async function startCoapFarEnd(route: Partial<CoapRouteConfig> = {}): Promise<Co
 adapterSuite('coap', () => startCoapFarEnd());
 
 describe('coap route', () => {
-  async function connected(t: TestContext, route: Partial<CoapRouteConfig> = {}) {
-    const far = await startCoapFarEnd(route);
-    t.after(async () => {
-      await far.adapter.stop(1000);
-      await far.close();
-    });
-    const isReady = ready(far.adapter);
-    far.adapter.start();
-    await isReady;
-    return { far, ledger: new Ledger(far.adapter) };
-  }
+  const connected = (t: TestContext, route: Partial<CoapRouteConfig> = {}) => connectedFarEnd(t, () => startCoapFarEnd(route));
+
 
   test('codes: class × 32 + detail', () => {
     assert.equal(codeNumber('2.04'), 0x44);

@@ -8,7 +8,7 @@ import { HaAnnouncer, type DiscoveryLink } from '../../src/transport/ha-announce
 import { discoveryMessages, objectId, type DiscoveryContext, type DiscoverySensor } from '../../src/transport/ha-discovery.ts';
 import { haUnit, mappedUnits } from '../../src/transport/ha-units.ts';
 import { startMosquitto, type MosquittoHandle } from '../support/mosquitto.ts';
-import { waitUntil } from '../support/wait.ts';
+import { watchDiscovery } from './ha-watcher.ts';
 import { haProblems, SENSOR_CLASSES } from './ha-schema.ts';
 
 const log = createLogger('silent', { pretty: false });
@@ -153,32 +153,7 @@ describe('home assistant announcer', () => {
   });
   after(() => broker.stop());
 
-  /** Home Assistant's side: every config message, and the retained configs as they stand. */
-  async function homeAssistant(t: TestContext) {
-    const ha = await connectAsync(broker.url, { protocolVersion: 5 });
-    t.after(() => ha.endAsync(true));
-    const seen: { topic: string; payload: string }[] = [];
-    const retained = new Map<string, string>();
-    const changed = new EventEmitter();
-    ha.on('message', (topic, payload) => {
-      seen.push({ topic, payload: payload.toString() });
-      if (payload.length === 0) retained.delete(topic);
-      else retained.set(topic, payload.toString());
-      changed.emit('change');
-    });
-    await ha.subscribeAsync('homeassistant/+/+/config', { qos: 1 });
-    const until = (what: string, check: () => boolean) =>
-      waitUntil({
-        check: () => (check() ? true : undefined),
-        subscribe: (recheck) => {
-          changed.on('change', recheck);
-          return () => changed.off('change', recheck);
-        },
-        timeoutMs: 5000,
-        describe: () => `${what}; retained: ${[...retained.keys()].join(', ')}`,
-      });
-    return { client: ha, seen, retained, until };
-  }
+  const homeAssistant = (t: TestContext) => watchDiscovery(t, broker.url);
 
   async function announcer(t: TestContext, device: string, sensors: DiscoverySensor[]) {
     const client = await connectAsync(broker.url, { protocolVersion: 5 });

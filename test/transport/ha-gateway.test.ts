@@ -2,13 +2,12 @@
 // appear by themselves, come again when Home Assistant says it is back, and one whose sensor left the config is
 // removed at the next start.
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { startGateway } from '../integration/gateway-fixture.ts';
 import { configIssues } from '../config/issues.ts';
 import { startMosquitto, type MosquittoHandle } from '../support/mosquitto.ts';
-import { waitUntil } from '../support/wait.ts';
+import { watchDiscovery } from './ha-watcher.ts';
 import { haProblems } from './ha-schema.ts';
 
 const sensor = (id: string, unit: string, extra: Record<string, unknown> = {}) => ({
@@ -22,31 +21,7 @@ describe('home assistant discovery from the gateway', () => {
   });
   after(() => broker.stop());
 
-  async function homeAssistant(t: TestContext) {
-    const ha = await connectAsync(broker.url, { protocolVersion: 5 });
-    t.after(() => ha.endAsync(true));
-    const retained = new Map<string, string>();
-    let messages = 0;
-    const changed = new EventEmitter();
-    ha.on('message', (topic, payload) => {
-      messages++;
-      if (payload.length === 0) retained.delete(topic);
-      else retained.set(topic, payload.toString());
-      changed.emit('change');
-    });
-    await ha.subscribeAsync('homeassistant/+/+/config', { qos: 1 });
-    const until = (what: string, check: () => boolean) =>
-      waitUntil({
-        check: () => (check() ? true : undefined),
-        subscribe: (recheck) => {
-          changed.on('change', recheck);
-          return () => changed.off('change', recheck);
-        },
-        timeoutMs: 5000,
-        describe: () => `${what}; retained: ${[...retained.keys()].join(', ')}`,
-      });
-    return { client: ha, retained, until, messages: () => messages };
-  }
+  const homeAssistant = (t: TestContext) => watchDiscovery(t, broker.url);
 
   const gateway = (device: string, sensors: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
     startGateway({ device: { id: device }, mqtt: { url: broker.url, reconnect: { min_ms: 20, max_ms: 100 } }, sensors, ...extra });
@@ -62,9 +37,9 @@ describe('home assistant discovery from the gateway', () => {
     const hum = JSON.parse(ha.retained.get('homeassistant/sensor/ha1_hum/config') ?? '{}') as Record<string, unknown>;
     assert.deepEqual([hum.device_class, hum.unit_of_measurement, hum.state_topic], ['humidity', '%', 'edgeloop/ha1/sensors/hum']);
 
-    const before = ha.messages();
+    const before = ha.seen.length;
     await ha.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
-    await ha.until('announced again', () => ha.messages() >= before + topics.length);
+    await ha.until('announced again', () => ha.seen.length >= before + topics.length);
   });
 
   test('a sensor that left the config is removed from Home Assistant at the next start', async (t) => {

@@ -5,23 +5,13 @@ import { isEdgeloopError } from '../../src/errors.ts';
 import type { PublishOutcome } from '../../src/transport/adapter.ts';
 import { redact } from '../../src/lib/redact.ts';
 import { makeCerts, type CertPaths } from '../support/certs.ts';
-import { adapterSuite, DATA_TOPIC, Ledger, ready, untilState } from './adapter-suite.ts';
-import { posts, startHttpFarEnd, untilRequests, type FarEndOptions, type HttpFarEnd } from './http-far-end.ts';
+import { adapterSuite, connectedFarEnd as connectedTo, DATA_TOPIC, ready, untilState, type Ledger } from './adapter-suite.ts';
+import { posts, startHttpFarEnd, untilRequests, type FarEndOptions } from './http-far-end.ts';
 
 adapterSuite('http', () => startHttpFarEnd());
 
 /** A far end and a connected adapter on it, both stopped after the test. */
-async function connectedFarEnd(t: TestContext, o: FarEndOptions = {}): Promise<{ far: HttpFarEnd; ledger: Ledger }> {
-  const far = await startHttpFarEnd(o);
-  t.after(async () => {
-    await far.adapter.stop(1000);
-    await far.close();
-  });
-  const isReady = ready(far.adapter);
-  far.adapter.start();
-  await isReady;
-  return { far, ledger: new Ledger(far.adapter) };
-}
+const connectedFarEnd = (t: TestContext, o: FarEndOptions = {}) => connectedTo(t, () => startHttpFarEnd(o));
 
 describe('http webhook route', () => {
   test('POSTs the payload as JSON with its id, topic and the configured headers', async (t) => {
