@@ -72,8 +72,8 @@ describe('REST routes', () => {
     assert.ok((s.uptime_s as number) >= 0);
     assert.ok(!Number.isNaN(Date.parse(s.started_at as string)));
     assert.equal((s.broker as { embedded: boolean }).embedded, true);
-    assert.deepEqual(Object.keys(s.routes).sort(), ['http', 'mqtt'], 'every kind of route, each under its own key');
-    assert.deepEqual(s.routes.http, []);
+    assert.deepEqual(Object.keys(s.routes).sort(), ['coap', 'http', 'mqtt', 'nats'], 'every kind of route, each under its own key');
+    for (const kind of ['http', 'nats', 'coap']) assert.deepEqual(s.routes[kind], [], kind);
     const mqtt = s.routes.mqtt!;
     assert.equal(mqtt.length, 1);
     assert.equal(mqtt[0]!.name, 'default');
