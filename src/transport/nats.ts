@@ -291,6 +291,8 @@ export class NatsAdapter extends ConnectionLifecycle implements Adapter {
         },
       });
       this.#following.set(filter, { stop: () => sub.unsubscribe() });
+      // The server has the subscription before `ready`: a command sent after it is not missed.
+      await nc.flush();
       return;
     }
     const name = `edgeloop_${this.#device}_${createHash('sha256').update(filter).digest('hex').slice(0, 12)}`.replace(/[^A-Za-z0-9_-]/g, '_');
