@@ -138,6 +138,8 @@ export class NatsAdapter extends ConnectionLifecycle implements Adapter {
   readonly downlink: Downlink = { subscribe: (filter, handler) => this.#subscriptions.add(filter, handler) };
   #route: NatsRouteConfig & { name: string };
   #device: string;
+  /** `edgeloop check --test`: connect once, create nothing on the server. */
+  #probe: boolean;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #inflight = 0;
@@ -152,6 +154,7 @@ export class NatsAdapter extends ConnectionLifecycle implements Adapter {
     super({ name: route.name, kind: 'nats', url: route.url, reconnect: route.reconnect, log, onState, onReconnectAttempt });
     this.#route = route;
     this.#device = context.device;
+    this.#probe = context.probe === true;
     this.window = route.window;
     this.#subscriptions = new Subscriptions({
       route: route.name,
@@ -221,7 +224,7 @@ export class NatsAdapter extends ConnectionLifecycle implements Adapter {
     this.setState('connecting');
     const options: ConnectionOptions = {
       servers: r.url,
-      name: `edgeloop-${this.#device}-${r.name}`,
+      name: `edgeloop-${this.#device}-${r.name}${this.#probe ? '-check' : ''}`,
       reconnect: false,
       timeout: r.connect_timeout_ms,
       ...(r.username !== undefined ? { user: r.username, pass: r.password ?? '' } : {}),
@@ -239,7 +242,7 @@ export class NatsAdapter extends ConnectionLifecycle implements Adapter {
         this.#nc = nc;
         void nc.closed().then((err) => this.#lose(nc, err ?? new Error('connection closed')));
         try {
-          if (r.stream.create) await this.#ensureStream(nc);
+          if (r.stream.create && !this.#probe) await this.#ensureStream(nc);
           // Ready only once the command subscriptions are in place, so a command sent after `ready` is never missed.
           await Promise.all(this.#subscriptions.filters.map((filter) => this.#follow(nc, filter)));
         } catch (err) {

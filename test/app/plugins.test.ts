@@ -10,7 +10,10 @@ import { loadConfig } from '../../src/app/config.ts';
 import { loadPlugins, pluginsDirOf } from '../../src/app/plugins.ts';
 import { isEdgeloopError } from '../../src/errors.ts';
 import { drivers } from '../../src/sensors/registry.ts';
-import { spawnGateway, waitForMsg } from './gateway-child.ts';
+import { startGateway } from '../integration/gateway-fixture.ts';
+import { spawnNode } from '../support/child.ts';
+import { waitUntil } from '../support/wait.ts';
+import { CLI, spawnGateway, waitForMsg } from './gateway-child.ts';
 import { driverSuite } from '../sensors/driver-suite.ts';
 import { configIssues } from '../config/issues.ts';
 
@@ -74,6 +77,20 @@ describe('broken plugins', () => {
       'f-clash.mjs': `export default ({ Type }) => ({ drivers: { simulated: { options: Type.Object({}), create: () => ({}) } } });`,
       'g-config-key.mjs': `export default ({ Type }) => ({ adapters: { api: { options: Type.Object({}), create: () => ({}) } } });`,
       'h-nothing.mjs': 'export default () => ({});',
+      // An upstream that takes every record at once: the smallest adapter a plugin can bring.
+      'i-sink.mjs': `export default ({ Type, ROUTE_FIELDS, RouteNameSchema, ConnectionLifecycle }) => {
+        class Sink extends ConnectionLifecycle {
+          refusal = 'HTTP_UPSTREAM';
+          downlink = null;
+          window = 4;
+          taken = [];
+          start() { this.setState('connecting'); this.connected(); }
+          publish(topic, payload, id, done) { this.taken.push(id); done({ ok: true }); }
+          async stop() { this.beginStop(); this.setState('disconnected'); }
+        }
+        const options = Type.Object({ ...ROUTE_FIELDS, name: RouteNameSchema, label: Type.String() }, { additionalProperties: false });
+        return { adapters: { sink: { options, default: [], create: (route, context) => new Sink({ name: route.name, kind: 'sink', url: 'sink://' + route.label, reconnect: route.reconnect, log: context.log }) } } };
+      };`,
       'notes.txt': 'not a plugin',
     };
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
@@ -82,7 +99,7 @@ describe('broken plugins', () => {
 
   test('each is told with its file and reason; the good one loads all the same', async () => {
     const report = await loadPlugins(dir);
-    assert.deepEqual(report.loaded.map((p) => [p.file, p.drivers]), [[join(dir, 'a-good.mjs'), ['constant']]]);
+    assert.deepEqual(report.loaded.map((p) => [p.file, p.drivers, p.adapters]), [[join(dir, 'a-good.mjs'), ['constant'], []], [join(dir, 'i-sink.mjs'), [], ['sink']]]);
     const failed = Object.fromEntries(report.failed.map((f) => [f.file.slice(dir.length + 1), f.error]));
     assert.deepEqual(Object.keys(failed), ['b-syntax.mjs', 'c-no-factory.mjs', 'd-throws.mjs', 'e-plain-schema.mjs', 'f-clash.mjs', 'g-config-key.mjs', 'h-nothing.mjs']);
     for (const [file, error] of Object.entries(failed)) {
@@ -97,7 +114,41 @@ describe('broken plugins', () => {
     assert.match(failed['g-config-key.mjs']?.message ?? '', /adapter kind api is already a key of the config/);
     assert.match(failed['h-nothing.mjs']?.message ?? '', /provides no driver and no adapter/);
     // Loading again registers nothing twice.
-    assert.deepEqual((await loadPlugins(dir)).loaded.map((p) => p.drivers), [['constant']]);
+    assert.deepEqual((await loadPlugins(dir)).loaded.map((p) => p.drivers), [['constant'], []]);
+  });
+
+  test('an upstream from a plugin: its routes are checked under its key and it carries records', async () => {
+    await loadPlugins(dir);
+    const issues = configIssues({ sink: [{ name: 's', label: 'x', colour: 'red' }] }).map((i) => i.path);
+    assert.deepEqual(issues, ['sink[0].colour']);
+    const g = await startGateway({ sink: [{ name: 'sink1', label: 'here' }], sensors: [{ id: 'k', driver: 'constant', interval_ms: 20 }] });
+    try {
+      const route = g.gw.routes.find((r) => r.adapter.name === 'sink1');
+      assert.ok(route);
+      assert.equal(route.adapter.info().kind, 'sink');
+      await waitUntil({
+        check: () => (route.publisher.published >= 3 ? true : undefined),
+        subscribe: (recheck) => {
+          route.publisher.on('acked', recheck);
+          return () => route.publisher.off('acked', recheck);
+        },
+        timeoutMs: 5000,
+        describe: () => `${route.publisher.published} records taken`,
+      });
+    } finally {
+      await g.stop();
+    }
+  });
+
+  test('edgeloop check prints each plugin, and exits 1 when one is broken', { timeout: 30_000 }, async () => {
+    const file = join(dir, 'check.yaml');
+    await writeFile(file, `plugins_dir: .\nsensors:\n  - { id: a, driver: constant }\n`);
+    const child = spawnNode([CLI, 'check', '-c', file]);
+    const { code } = await child.exited;
+    const out = child.lines().join('\n');
+    assert.equal(code, 1, out);
+    assert.match(out, /plugin .*a-good\.mjs: ok \(driver constant\)/);
+    assert.match(out, /plugin .*d-throws\.mjs: EDGELOOP_ERR_PLUGIN_INVALID: .*no licence key/);
   });
 
   test('plugins_dir is relative to the config file; EDGELOOP_PLUGINS_DIR overrides it', () => {
