@@ -83,7 +83,8 @@ export class HaAnnouncer {
   }
 
   #clearIfStale(topic: string, payload: Buffer): void {
-    if (payload.length === 0 || this.#configs.has(topic)) return;
+    // Every device's configs come by here (a Zigbee2MQTT has hundreds): most are told apart without parsing.
+    if (payload.length === 0 || this.#configs.has(topic) || !payload.includes(this.#identifier)) return;
     let config: { device?: { identifiers?: unknown } };
     try {
       config = JSON.parse(payload.toString()) as typeof config;
