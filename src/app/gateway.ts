@@ -96,7 +96,7 @@ export class Gateway implements GatewayView {
       }
       this.#routes = specs.map((spec, index) => this.#route(outbox, spec, index));
       // Before the routes start, so its subscriptions are in place at the first `ready`.
-      this.#homeassistant = homeAssistant(c, this.#routes, [], log);
+      this.#homeassistant = homeAssistant(c, this.#routes, log);
       this.#homeassistant?.start();
       for (const { adapter, publisher } of this.#routes) {
         if (adapter.downlink) this.commands.attach(adapter.name, adapter.downlink);

@@ -9,7 +9,7 @@ import type { Route } from './status.ts';
 import { VERSION } from './version.ts';
 
 /** The announcer for this config, or undefined when discovery is off or no mqtt route carries it. */
-export function homeAssistant(config: Config, routes: readonly Route[], cameras: readonly DiscoveryCamera[], log: Logger): HaAnnouncer | undefined {
+export function homeAssistant(config: Config, routes: readonly Route[], log: Logger): HaAnnouncer | undefined {
   const ha = config.homeassistant;
   if (!ha.enabled) return undefined;
   const adapters = routes.map((r) => r.adapter).filter((a) => a instanceof MqttAdapter);
@@ -30,7 +30,16 @@ export function homeAssistant(config: Config, routes: readonly Route[], cameras:
     sensors: config.sensors
       .filter((s) => s.homeassistant?.enabled !== false)
       .map((s) => ({ id: s.id, unit: s.unit, homeassistant: s.homeassistant })),
-    cameras,
+    cameras: camerasOf(config),
     log,
   });
+}
+
+/** The configured cameras (`cameras[]`: `id`, `labels`), as discovery needs them; none when the config has no key. */
+function camerasOf(config: Config): DiscoveryCamera[] {
+  const list = config.cameras;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((c: { id?: unknown; labels?: unknown }) =>
+    typeof c.id === 'string' ? [{ id: c.id, labels: Array.isArray(c.labels) ? c.labels.filter((l): l is string => typeof l === 'string') : [] }] : [],
+  );
 }

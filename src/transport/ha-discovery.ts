@@ -33,10 +33,15 @@ export interface DiscoveryMessage {
   payload: Record<string, unknown>;
 }
 
-/** Where the camera pipeline publishes motion (`ON`/`OFF`) and per-label object counts (an integer), both retained. */
+/**
+ * Where the camera pipeline publishes, retained, below `edgeloop/<device>/`: motion (`{"state": "ON"|"OFF"}`), the
+ * count of each label (`{"label", "count"}`, the label made topic-safe) and the camera's availability
+ * (`{"state": "online"|"offline"}`).
+ */
 export const cameraTopics = {
   motion: (camera: string) => `cameras/${camera}/motion`,
-  count: (camera: string, label: string) => `cameras/${camera}/${label}`,
+  count: (camera: string, label: string) => `cameras/${camera}/${label.replace(/[^A-Za-z0-9_-]/g, '_')}`,
+  availability: (camera: string) => `cameras/${camera}/availability`,
 };
 
 /** Frigate's icons for the labels people count most. */
@@ -109,14 +114,20 @@ export function discoveryMessages(ctx: DiscoveryContext, sensors: readonly Disco
     );
   }
   for (const c of cameras) {
+    // A camera's entities are available while the gateway is and the camera delivers frames.
+    const cameraAvailable = {
+      availability: [{ topic: status }, { topic: `${base}/${cameraTopics.availability(c.id)}`, value_template: '{{ value_json.state }}' }],
+      availability_mode: 'all',
+    };
     out.push(
       entity('binary_sensor', objectId(ctx.device, c.id, 'motion'), {
         name: `${c.id} motion`,
         state_topic: `${base}/${cameraTopics.motion(c.id)}`,
+        value_template: '{{ value_json.state }}',
         payload_on: 'ON',
         payload_off: 'OFF',
         device_class: 'motion',
-        ...available,
+        ...cameraAvailable,
       }),
     );
     for (const label of c.labels) {
@@ -124,9 +135,10 @@ export function discoveryMessages(ctx: DiscoveryContext, sensors: readonly Disco
         entity('sensor', objectId(ctx.device, c.id, label, 'count'), {
           name: `${c.id} ${label} count`,
           state_topic: `${base}/${cameraTopics.count(c.id, label)}`,
+          value_template: '{{ value_json.count }}',
           state_class: 'measurement',
           icon: LABEL_ICONS[label] ?? 'mdi:shape',
-          ...available,
+          ...cameraAvailable,
         }),
       );
     }

@@ -93,17 +93,24 @@ describe('home assistant discovery payloads', () => {
     );
   });
 
-  test('per camera: a motion binary sensor and a count sensor per label', () => {
-    const messages = discoveryMessages(CONTEXT, [], [{ id: 'front', labels: ['person', 'car'] }]).slice(1);
+  test('per camera: a motion binary sensor and a count sensor per label, available with the camera', () => {
+    const messages = discoveryMessages(CONTEXT, [], [{ id: 'front', labels: ['person', 'traffic light'] }]).slice(1);
     assert.deepEqual(
-      messages.map((m) => [m.topic, m.payload.state_topic, m.payload.device_class ?? m.payload.icon]),
+      messages.map((m) => [m.topic, m.payload.state_topic, m.payload.value_template, m.payload.device_class ?? m.payload.icon]),
       [
-        ['homeassistant/binary_sensor/gw-01_front_motion/config', 'edgeloop/gw-01/cameras/front/motion', 'motion'],
-        ['homeassistant/sensor/gw-01_front_person_count/config', 'edgeloop/gw-01/cameras/front/person', 'mdi:human'],
-        ['homeassistant/sensor/gw-01_front_car_count/config', 'edgeloop/gw-01/cameras/front/car', 'mdi:car'],
+        ['homeassistant/binary_sensor/gw-01_front_motion/config', 'edgeloop/gw-01/cameras/front/motion', '{{ value_json.state }}', 'motion'],
+        ['homeassistant/sensor/gw-01_front_person_count/config', 'edgeloop/gw-01/cameras/front/person', '{{ value_json.count }}', 'mdi:human'],
+        ['homeassistant/sensor/gw-01_front_traffic_light_count/config', 'edgeloop/gw-01/cameras/front/traffic_light', '{{ value_json.count }}', 'mdi:shape'],
       ],
     );
     assert.deepEqual([messages[0]?.payload.payload_on, messages[0]?.payload.payload_off], ['ON', 'OFF']);
+    for (const m of messages) {
+      assert.deepEqual(m.payload.availability, [
+        { topic: 'edgeloop/gw-01/status' },
+        { topic: 'edgeloop/gw-01/cameras/front/availability', value_template: '{{ value_json.state }}' },
+      ]);
+      assert.equal(m.payload.availability_mode, 'all');
+    }
   });
 
   test('the sensor homeassistant block overrides name and classes; object ids keep to [A-Za-z0-9_-]', () => {
