@@ -5,7 +5,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { EdgeloopError, isEdgeloopError } from '../errors.ts';
 import { redact } from '../lib/redact.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { makeAuthorizer } from './auth.ts';
+import { makeAuthorizer, selectProtocol } from './auth.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { outboxRoutes } from './routes/outbox.ts';
 import { statusRoutes } from './routes/status.ts';
@@ -41,7 +42,7 @@ export async function buildApi(gw: GatewayView, o: Omit<ApiOptions, 'host' | 'po
     // as `true` and purge the outbox: bodies must match their schema as sent.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
-  await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD } });
+  await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD, handleProtocols: selectProtocol } });
   // Whatever a route answers, no secret leaves: the configured ones and anything that looks like one.
   app.addHook('onSend', async (_req, _reply, payload) => (typeof payload === 'string' ? redact(payload, gw.secrets) : payload));
   const authorized = makeAuthorizer(o.token);
@@ -67,6 +68,7 @@ export async function buildApi(gw: GatewayView, o: Omit<ApiOptions, 'host' | 'po
   statusRoutes(app, gw);
   outboxRoutes(app, gw);
   metricsRoutes(app, gw);
+  dashboardRoutes(app, { authRequired: o.token !== undefined });
   const ws = wsRoute(app, gw, o.wsMaxBufferedBytes);
   return { app, wsClients: ws.clients };
 }

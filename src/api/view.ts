@@ -3,6 +3,7 @@
 // JSON the gateway sends.
 import type { LiveBus } from '../pipeline/live-bus.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { ProcessView } from '../telemetry/process-stats.ts';
 import type { AdapterInfo } from '../transport/adapter.ts';
 
 export interface SensorView {
@@ -66,8 +67,9 @@ export interface StatusView {
   routes: Record<string, RouteView[]>;
   sensors: SensorView[];
   queues: QueueView[];
-  outbox: { rows: number; bytes: number; dead_letters: number };
+  outbox: Pick<OutboxView, 'rows' | 'bytes' | 'dead_letters' | 'oldest_age_s' | 'drops'>;
   ws_clients: number;
+  process: ProcessView;
 }
 
 export interface GatewayView {

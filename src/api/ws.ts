@@ -1,6 +1,10 @@
 // WebSocket live push on /ws. A client sends `{"subscribe": ["sensors/*"]}` and receives every matching record as
-// `{"topic": …, "record": {…}}` the moment it is durable. A client that cannot keep up (more than
-// api.ws_max_buffered_bytes waiting) is disconnected and counted; it never slows anything else down.
+// `{"type": "record", "topic": …, "record": {…}}` the moment it is durable, starting with the last record of each
+// matching topic (`"retained": true`), so it has the current values at once. With `"batch_ms": N` the records come
+// at most every N ms as one `{"type": "records", "records": [{topic, record}, …]}` frame: a dashboard does not need
+// every reading within a millisecond, and one frame instead of hundreds is what keeps ten open pages cheap.
+// A client that cannot keep up (more than api.ws_max_buffered_bytes waiting) is disconnected and counted; it never
+// slows anything else down.
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +16,13 @@ import type { GatewayView } from './view.ts';
 
 const Filters = Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000]+$' }), { minItems: 1, maxItems: 64 });
 const ClientMessage = Type.Union([
-  Type.Object({ subscribe: Filters }, { additionalProperties: false }),
+  Type.Object(
+    {
+      subscribe: Filters,
+      batch_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: '0: one frame per record' })),
+    },
+    { additionalProperties: false },
+  ),
   Type.Object({ unsubscribe: Filters }, { additionalProperties: false }),
 ]);
 const checkMessage = TypeCompiler.Compile(ClientMessage);
@@ -24,40 +34,63 @@ const WS_CLOSE_GRACE_MS = 2000;
 /** Largest message a client may send. */
 export const WS_MAX_PAYLOAD = 16 * 1024;
 
+const item = (r: DurableRecord, retained: boolean) =>
+  `"topic":${JSON.stringify(r.topic)},"record":${r.json}${retained ? ',"retained":true' : ''}`;
+
 export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes: number): { clients: () => number } {
   let clients = 0;
   app.get('/ws', { websocket: true }, (socket: WebSocket) => {
     clients++;
     gw.metrics.wsClients.set(clients);
     const filters = new Set<string>();
+    let batchMs = 0;
+    let pending: string[] = [];
+    let pendingBytes = 0;
+    let flushTimer: NodeJS.Timeout | undefined;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       clients--;
       gw.metrics.wsClients.set(clients);
+      clearTimeout(flushTimer);
+      pending = [];
       unsubscribe();
+    };
+    const dropSlow = () => {
+      gw.metrics.drops.inc({ stage: 'ws', reason: 'slow-client' });
+      release();
+      socket.close(WS_CLOSE_SLOW, 'too slow: send buffer full');
+      // A client that does not read will not answer the close either: cut it after a grace period.
+      setTimeout(() => socket.terminate(), WS_CLOSE_GRACE_MS).unref();
     };
     const send = (text: string) => {
       if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > maxBufferedBytes) {
-        gw.metrics.drops.inc({ stage: 'ws', reason: 'slow-client' });
-        release();
-        socket.close(WS_CLOSE_SLOW, 'too slow: send buffer full');
-        // A client that does not read will not answer the close either: cut it after a grace period.
-        setTimeout(() => socket.terminate(), WS_CLOSE_GRACE_MS).unref();
-        return;
-      }
+      if (socket.bufferedAmount > maxBufferedBytes) return dropSlow();
       socket.send(text);
+    };
+    const flush = () => {
+      flushTimer = undefined;
+      if (pending.length === 0) return;
+      const text = `{"type":"records","records":[${pending.join(',')}]}`;
+      pending = [];
+      pendingBytes = 0;
+      send(text);
+    };
+    const deliver = (r: DurableRecord, retained: boolean) => {
+      if (batchMs === 0) return send(`{"type":"record",${item(r, retained)}}`);
+      const text = `{${item(r, retained)}}`;
+      pending.push(text);
+      pendingBytes += text.length;
+      // The batch waiting here counts against the same budget as the socket's own buffer.
+      if (pendingBytes + socket.bufferedAmount > maxBufferedBytes) return dropSlow();
+      flushTimer ??= setTimeout(flush, batchMs);
     };
     const error = (message: string) =>
       send(JSON.stringify({ type: 'error', error: errorCode('BAD_REQUEST'), message }));
     const unsubscribe = gw.bus.subscribe((record: DurableRecord) => {
       for (const f of filters) {
-        if (topicMatches(f, record.topic)) {
-          send(`{"type":"record","topic":${JSON.stringify(record.topic)},"record":${record.json}}`);
-          return;
-        }
+        if (topicMatches(f, record.topic)) return deliver(record, false);
       }
     });
     socket.on('message', (data, isBinary) => {
@@ -70,13 +103,31 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
       }
       if (!checkMessage.Check(msg)) {
         const first = [...checkMessage.Errors(msg)][0];
-        error(`expected {"subscribe": [filters]} or {"unsubscribe": [filters]}${first ? ` (${first.path || '/'}: ${first.message})` : ''}`);
+        error(`expected {"subscribe": [filters], "batch_ms"?: N} or {"unsubscribe": [filters]}${first ? ` (${first.path || '/'}: ${first.message})` : ''}`);
         return;
       }
       const m = msg as Static<typeof ClientMessage>;
-      if ('subscribe' in m) m.subscribe.forEach((f) => filters.add(f));
-      else m.unsubscribe.forEach((f) => filters.delete(f));
-      send(JSON.stringify({ type: 'subscribed', topics: [...filters] }));
+      if ('unsubscribe' in m) {
+        m.unsubscribe.forEach((f) => filters.delete(f));
+        send(JSON.stringify({ type: 'subscribed', topics: [...filters] }));
+        return;
+      }
+      const added = m.subscribe.filter((f) => !filters.has(f));
+      added.forEach((f) => filters.add(f));
+      if (m.batch_ms !== undefined) batchMs = m.batch_ms;
+      send(JSON.stringify({ type: 'subscribed', topics: [...filters], ...(batchMs > 0 ? { batch_ms: batchMs } : {}) }));
+      // The current value of each topic the new filters match, once, unless an older filter already covered it.
+      const seen = new Set<string>();
+      for (const f of added) {
+        for (const r of gw.bus.retained(f)) {
+          if (seen.has(r.topic) || [...filters].some((old) => !added.includes(old) && topicMatches(old, r.topic))) continue;
+          seen.add(r.topic);
+          deliver(r, true);
+        }
+      }
+      if (batchMs === 0) return;
+      clearTimeout(flushTimer);
+      flush();
     });
     socket.on('close', release);
   });

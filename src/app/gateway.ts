@@ -17,6 +17,7 @@ import { Channel } from '../sensors/channel.ts';
 import { createDriver } from '../sensors/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
+import { ProcessStats } from '../telemetry/process-stats.ts';
 import { CONNECTION_STATES, type AdapterContext } from '../transport/adapter.ts';
 import { Commands } from '../transport/commands.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../transport/embedded-broker.ts';
@@ -39,6 +40,7 @@ export class Gateway implements GatewayView {
   /** Commands from upstream: components register their topics here (`commands.handle('ota/cmd', …)`). */
   readonly commands: Commands;
   readonly secrets: readonly string[];
+  readonly #process = new ProcessStats();
   #config: Config;
   #source: string;
   #log: Logger;
@@ -181,6 +183,7 @@ export class Gateway implements GatewayView {
     await step('api', () => this.#api?.close());
     await step('broker', () => this.#broker?.close());
     this.#outbox?.close();
+    this.#process.close();
     if (this.#started) this.#log.info('gateway stopped');
   }
 
@@ -212,6 +215,7 @@ export class Gateway implements GatewayView {
       channels: this.#channels,
       outbox: this.#outbox,
       wsClients: this.#api?.wsClients() ?? 0,
+      process: this.#process,
     };
   }
 

@@ -4,6 +4,7 @@ import type { OutboxView, QueueView, RouteView, SensorView, StatusView } from '.
 import type { Outbox, OutboxDropReason } from '../outbox/outbox.ts';
 import type { Publisher } from '../outbox/publisher.ts';
 import type { Channel } from '../sensors/channel.ts';
+import type { ProcessStats } from '../telemetry/process-stats.ts';
 import type { Adapter } from '../transport/adapter.ts';
 import { adapterKinds } from '../transport/registry.ts';
 import type { Config } from './config.ts';
@@ -25,6 +26,7 @@ export interface StatusParts {
   channels: readonly Channel[];
   outbox: Outbox | undefined;
   wsClients: number;
+  process: ProcessStats;
 }
 
 export function sensorViews(p: StatusParts): SensorView[] {
@@ -69,6 +71,7 @@ export function statusView(p: StatusParts): StatusView {
     drops: ch.drops,
   }));
   const ob = p.outbox;
+  const age = ob?.oldestAgeMs() ?? null;
   return {
     version: VERSION,
     device: p.device,
@@ -79,8 +82,12 @@ export function statusView(p: StatusParts): StatusView {
     routes,
     sensors: sensorViews(p),
     queues,
-    outbox: { rows: ob?.rows ?? 0, bytes: ob?.bytes ?? 0, dead_letters: ob?.store.deadLetterCount() ?? 0 },
+    outbox: {
+      rows: ob?.rows ?? 0, bytes: ob?.bytes ?? 0, dead_letters: ob?.store.deadLetterCount() ?? 0,
+      oldest_age_s: age === null ? null : age / 1000, drops: ob ? outboxDrops(ob) : NO_DROPS,
+    },
     ws_clients: p.wsClients,
+    process: p.process.snapshot(),
   };
 }
 
@@ -89,9 +96,7 @@ export function outboxView(p: StatusParts): OutboxView {
   const age = ob.oldestAgeMs();
   const { byTopic, byPriority } = ob.store.breakdown();
   const c = p.config.outbox;
-  const drops = Object.fromEntries(
-    Object.entries(ob.drops).map(([reason, n]) => [snake(reason as OutboxDropReason), n]),
-  ) as OutboxView['drops'];
+  const drops = outboxDrops(ob);
   return {
     store: ob.store.kind,
     rows: ob.rows,
@@ -104,6 +109,12 @@ export function outboxView(p: StatusParts): OutboxView {
     by_priority: byPriority,
     limits: { max_rows: c.max_rows, max_bytes: c.max_bytes, ttl_s: c.ttl_s, on_full: c.on_full },
   };
+}
+
+const NO_DROPS: OutboxView['drops'] = { outbox_full: 0, outbox_rejected: 0, expired: 0, write_error: 0, closed: 0, purged: 0 };
+
+function outboxDrops(ob: Outbox): OutboxView['drops'] {
+  return Object.fromEntries(Object.entries(ob.drops).map(([reason, n]) => [snake(reason as OutboxDropReason), n])) as OutboxView['drops'];
 }
 
 /** `outbox-full` → `outbox_full`: reasons are label values in metrics and keys in JSON. */

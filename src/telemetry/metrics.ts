@@ -59,6 +59,11 @@ export class Metrics {
     this.#collectors.push(collector);
   }
 
+  /** Every drop so far by stage and reason, for the status view. */
+  async dropTotals(): Promise<{ stage: string; reason: string; count: number }[]> {
+    return (await this.drops.get()).values.map((v) => ({ stage: String(v.labels.stage), reason: String(v.labels.reason), count: v.value }));
+  }
+
   async render(): Promise<string> {
     for (const c of this.#collectors) c();
     return this.registry.metrics();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LiveBus, topicMatches } from '../../src/pipeline/live-bus.ts';
+import { LiveBus, RETAINED_TOPICS_MAX, topicMatches } from '../../src/pipeline/live-bus.ts';
 import type { DurableRecord } from '../../src/pipeline/record.ts';
 
 describe('topicMatches', () => {
@@ -49,5 +49,28 @@ describe('LiveBus', () => {
     assert.equal(bus.listenerCount, 1);
     assert.deepEqual([a.length, b.length], [1, 2]);
     assert.equal(a[0], record);
+  });
+});
+
+describe('LiveBus retained records', () => {
+  const rec = (topic: string, id: string) => ({ id, topic, json: '{}' }) as DurableRecord;
+
+  test('keeps the last record of each topic and returns those matching a filter', () => {
+    const bus = new LiveBus();
+    bus.publish(rec('sensors/a', '1'));
+    bus.publish(rec('sensors/b', '2'));
+    bus.publish(rec('sensors/a', '3'));
+    bus.publish(rec('cameras/c/events', '4'));
+    assert.deepEqual(bus.retained('sensors/+').map((r) => r.id), ['2', '3']);
+    assert.deepEqual(bus.retained('#').map((r) => r.id), ['2', '3', '4']);
+    assert.deepEqual(bus.retained('ota/#'), []);
+  });
+
+  test('forgets the least recently updated topic past RETAINED_TOPICS_MAX', () => {
+    const bus = new LiveBus();
+    for (let i = 0; i <= RETAINED_TOPICS_MAX; i++) bus.publish(rec(`t/${i}`, String(i)));
+    const kept = bus.retained('t/+');
+    assert.equal(kept.length, RETAINED_TOPICS_MAX);
+    assert.equal(kept[0]!.id, '1');
   });
 });
