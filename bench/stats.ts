@@ -60,3 +60,16 @@ export function numberArg(args: BenchArgs, key: string, fallback: number): numbe
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** CPU time of another process (Linux `/proc/<pid>/stat`) over a phase, as a percentage of one core. */
+export function processCpuMeter(pid: number): () => number {
+  const ticks = () => {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  const CLOCK_TICKS_PER_S = 100;
+  const start = ticks();
+  const t0 = performance.now();
+  return () => Math.round((((ticks() - start) / CLOCK_TICKS_PER_S) * 1000 * 100 * 100) / (performance.now() - t0)) / 100;
+}

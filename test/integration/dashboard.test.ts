@@ -3,20 +3,18 @@
 // that never lands in a URL or in storage, recovery after a gateway restart, a reverse proxy's sub-path. Screenshots
 // of each panel (light and dark, desktop and phone) go to <tmpdir>/edgeloop-dashboard-screenshots/.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { CLI, waitForMsg, writeGatewayConfig } from '../app/gateway-child.ts';
-import { launchBrowser, type TestBrowser, type Watched } from '../support/browser.ts';
+import { SCREENSHOTS, launchBrowser, type TestBrowser, type Watched } from '../support/browser.ts';
 import { spawnNode, type NodeChild } from '../support/child.ts';
 import { startMosquitto, type MosquittoHandle } from '../support/mosquitto.ts';
 import { startPathProxy } from '../support/path-proxy.ts';
 import { freePort } from '../support/ports.ts';
 
-export const SCREENSHOTS = join(tmpdir(), 'edgeloop-dashboard-screenshots');
 const TOKEN = 'dashboard-test-token-5150';
 /** What a browser logs by itself while the gateway is down; nothing else is allowed. */
 const CONNECTION_REFUSED = /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|WebSocket connection to .* failed/;
@@ -83,8 +81,6 @@ class Gateway {
 }
 
 before(async () => {
-  rmSync(SCREENSHOTS, { recursive: true, force: true });
-  mkdirSync(SCREENSHOTS, { recursive: true });
   [browser, broker] = await Promise.all([launchBrowser(), startMosquitto()]);
 });
 after(async () => {

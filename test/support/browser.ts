@@ -1,8 +1,13 @@
 // Debian's Chromium driven by playwright-core, headless with a fresh profile, and a page that records what the
 // dashboard must never do: log a console error, throw or leave a promise rejection unhandled, or ask another origin.
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+/** Where the dashboard tests leave their screenshots to be looked at (overwritten by each run, never committed). */
+export const SCREENSHOTS = join(tmpdir(), 'edgeloop-dashboard-screenshots');
 const FLAGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
@@ -25,6 +30,7 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(): Promise<TestBrowser> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
   // Playwright gives every launch a fresh temporary user data dir and removes it on close.
   const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   return {

@@ -6,7 +6,7 @@ import { Cameras } from './panels/cameras.tsx';
 import { Models } from './panels/models.tsx';
 import { Overview } from './panels/overview.tsx';
 import { Sensors } from './panels/sensors.tsx';
-import { STATUS_POLL_MS, hasFeature, logout, useStore } from './store.ts';
+import { STATUS_POLL_MS, hasFeature, logout, setPollInterval, useStore } from './store.ts';
 import { applyTheme, onSystemThemeChange, themeChoice, type ThemeChoice } from './theme.ts';
 
 const PANELS = [
@@ -47,8 +47,9 @@ export function App() {
   useEffect(() => onSystemThemeChange(() => setTheme(applyTheme(themeChoice()))), []);
   const panels = PANELS.filter((p) => !('feature' in p) || hasFeature(p.feature));
   const panel = panels.find((p) => p.id === hash) ?? panels[0];
+  useEffect(() => setPollInterval(panel?.id === 'overview' ? STATUS_POLL_MS.overview : STATUS_POLL_MS.other), [panel?.id]);
   const offline = s.live.kind !== 'open';
-  const stale = offline || now - s.statusAt > STALE_POLLS * STATUS_POLL_MS;
+  const stale = offline || now - s.statusAt > STALE_POLLS * s.pollMs;
   const cycleTheme = () => {
     const next = NEXT_THEME[choice];
     setChoice(next);

@@ -51,10 +51,12 @@ export function ago(at: string | number | null | undefined, now: number): string
   return `${duration(Math.max(0, (now - t) / 1000))} ago`;
 }
 
-export function clock(at: string | number | null | undefined): string {
+/** A moment: its time of day if today, date and time otherwise. */
+export function clock(at: string | number | null | undefined, now = Date.now()): string {
   if (at === null || at === undefined) return dash;
   const d = new Date(at);
-  return Number.isNaN(d.getTime()) ? dash : d.toLocaleTimeString();
+  if (Number.isNaN(d.getTime())) return dash;
+  return d.toDateString() === new Date(now).toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
 }
 
 /** `queue_full` → "queue full". */

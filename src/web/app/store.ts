@@ -6,7 +6,8 @@ import { LiveSocket, type LiveRecord, type LiveState } from './live.ts';
 import { Series } from './series.ts';
 import type { Json, Status } from './types.ts';
 
-export const STATUS_POLL_MS = 2000;
+/** Status polls: every 2 s on the Overview, where the figures are the point; every 5 s behind the other panels. */
+export const STATUS_POLL_MS = { overview: 2000, other: 5000 };
 /** The camera events kept in the page for the events list. */
 export const MAX_EVENTS = 100;
 
@@ -32,6 +33,7 @@ export const state = {
   status: undefined as Status | undefined,
   /** When the last status arrived (epoch ms); stale after a few missed polls. */
   statusAt: 0,
+  pollMs: STATUS_POLL_MS.overview,
   statusError: undefined as string | undefined,
   sensors: new Map<string, SensorLive>(),
   /** Newest first, bounded. */
@@ -149,7 +151,15 @@ async function pollStatus(): Promise<void> {
 
 function schedulePoll(): void {
   clearTimeout(pollTimer);
-  if (document.visibilityState === 'visible') pollTimer = setTimeout(() => void pollStatus(), STATUS_POLL_MS);
+  if (document.visibilityState === 'visible') pollTimer = setTimeout(() => void pollStatus(), state.pollMs);
+}
+
+/** The panel on screen sets how fresh the status must be. */
+export function setPollInterval(ms: number): void {
+  if (ms === state.pollMs) return;
+  const sooner = ms < state.pollMs;
+  state.pollMs = ms;
+  if (sooner && !state.login && state.statusError === undefined) void pollStatus();
 }
 
 function startSession(): void {

@@ -1,6 +1,6 @@
 // Models: installed and active versions per model, the update history with outcomes, and live OTA progress from the
 // feed. Shown only when the gateway takes model updates.
-import { clock, dash, label, num } from '../format.ts';
+import { clock, dash, num } from '../format.ts';
 import { usePoll } from '../poll.ts';
 import { useStore } from '../store.ts';
 import type { Json } from '../types.ts';
@@ -61,7 +61,7 @@ export function Models({ stale }: { stale: boolean }) {
                     <td>{str(h.name)}</td>
                     <td>{versionOf(h.version)}</td>
                     <td><Badge state={str(h.outcome ?? h.state)} /></td>
-                    <td class="small">{h.reason === undefined ? dash : label(str(h.reason))}</td>
+                    <td class="small"><code>{h.reason === undefined ? dash : str(h.reason)}</code></td>
                   </tr>
                 ))}
               </tbody>
