@@ -36,6 +36,19 @@ export const WS_MAX_PAYLOAD = 16 * 1024;
 
 const item = (r: DurableRecord, retained: boolean) =>
   `"topic":${JSON.stringify(r.topic)},"record":${r.json}${retained ? ',"retained":true' : ''}`;
+/** Topics whose match against a client's filters is remembered (topics are few: one per sensor or camera). */
+const MATCH_CACHE_MAX = 4096;
+
+// The bus hands the same record to every client in turn: its frame text is made once, not once per client.
+let lastRecord: DurableRecord | undefined;
+let lastItem = '';
+function liveItem(r: DurableRecord): string {
+  if (r !== lastRecord) {
+    lastRecord = r;
+    lastItem = item(r, false);
+  }
+  return lastItem;
+}
 
 export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes: number): { clients: () => number } {
   let clients = 0;
@@ -43,6 +56,7 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
     clients++;
     gw.metrics.wsClients.set(clients);
     const filters = new Set<string>();
+    const matches = new Map<string, boolean>();
     let batchMs = 0;
     let pending: string[] = [];
     let pendingBytes = 0;
@@ -78,8 +92,9 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
       send(text);
     };
     const deliver = (r: DurableRecord, retained: boolean) => {
-      if (batchMs === 0) return send(`{"type":"record",${item(r, retained)}}`);
-      const text = `{${item(r, retained)}}`;
+      const body = retained ? item(r, true) : liveItem(r);
+      if (batchMs === 0) return send(`{"type":"record",${body}}`);
+      const text = `{${body}}`;
       pending.push(text);
       pendingBytes += text.length;
       // The batch waiting here counts against the same budget as the socket's own buffer.
@@ -89,9 +104,13 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
     const error = (message: string) =>
       send(JSON.stringify({ type: 'error', error: errorCode('BAD_REQUEST'), message }));
     const unsubscribe = gw.bus.subscribe((record: DurableRecord) => {
-      for (const f of filters) {
-        if (topicMatches(f, record.topic)) return deliver(record, false);
+      let wanted = matches.get(record.topic);
+      if (wanted === undefined) {
+        wanted = [...filters].some((f) => topicMatches(f, record.topic));
+        if (matches.size >= MATCH_CACHE_MAX) matches.clear();
+        matches.set(record.topic, wanted);
       }
+      if (wanted) deliver(record, false);
     });
     socket.on('message', (data, isBinary) => {
       let msg: unknown;
@@ -107,6 +126,7 @@ export function wsRoute(app: FastifyInstance, gw: GatewayView, maxBufferedBytes:
         return;
       }
       const m = msg as Static<typeof ClientMessage>;
+      matches.clear();
       if ('unsubscribe' in m) {
         m.unsubscribe.forEach((f) => filters.delete(f));
         send(JSON.stringify({ type: 'subscribed', topics: [...filters] }));

@@ -135,7 +135,7 @@ describe('dashboard panels for cameras and models', () => {
     await w.page.locator('text=ssd-mobilenet-v2').first().waitFor();
     const table = await w.page.locator('table').first().textContent() ?? '';
     assert.match(table, /ssd-mobilenet-v2\s*1\.2\.0\s*1\.1\.0, 1\.2\.0/);
-    assert.match(await w.page.locator('table').nth(1).textContent() ?? '', /1\.3\.0-rc1.*rolled back.*OTA HEALTH/s);
+    assert.match(await w.page.locator('table').nth(1).textContent() ?? '', /1\.3\.0-rc1.*rolled back.*EDGELOOP_ERR_OTA_HEALTH/s);
     publish('ota/status', { name: 'ssd-mobilenet-v2', version: { version: 5, label: '1.4.0' }, stage: 'downloading', bytes: 1_200_000, percent: 42 });
     await w.page.locator('progress').waitFor();
     assert.match(await w.page.locator('.card', { hasText: 'Model update' }).textContent() ?? '', /1\.4\.0.*downloading.*42 %/s);
