@@ -4,6 +4,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type MetricsCollector = () => void;
 
+/** Records dropped so far at one stage for one reason. */
+export interface DropCount {
+  stage: string;
+  reason: string;
+  count: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   #collectors: MetricsCollector[] = [];
@@ -60,7 +67,7 @@ export class Metrics {
   }
 
   /** Every drop so far by stage and reason, for the status view. */
-  async dropTotals(): Promise<{ stage: string; reason: string; count: number }[]> {
+  async dropTotals(): Promise<DropCount[]> {
     return (await this.drops.get()).values.map((v) => ({ stage: String(v.labels.stage), reason: String(v.labels.reason), count: v.value }));
   }
 

@@ -48,6 +48,7 @@ export async function buildDashboard(): Promise<string> {
     "form-action 'self'",
   ].join('; ');
   return readFileSync(join(APP, 'index.html'), 'utf8')
+    .replace(/>\s+</g, '><')
     .replace('__CSP__', () => csp)
     .replace('__STYLE__', () => style)
     .replace('__SCRIPT__', () => script);

@@ -27,7 +27,7 @@ function base64url(text: string): string {
 export class LiveSocket {
   #ws: WebSocket | undefined;
   #backoff = new Backoff();
-  #timer: number | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = true;
   readonly #onRecords: (records: LiveRecord[]) => void;
   readonly #onState: (s: LiveState) => void;

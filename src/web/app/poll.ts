@@ -7,7 +7,7 @@ import { featureMissing, state } from './store.ts';
 export function usePoll<T>(path: string, ms: number, feature: string): T | undefined {
   const [data, setData] = useState<T | undefined>();
   useEffect(() => {
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     let mounted = true;
     const tick = async () => {
       if (document.visibilityState === 'visible' && state.live.kind === 'open') {

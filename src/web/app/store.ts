@@ -126,7 +126,7 @@ const live = new LiveSocket(onRecords, (ls) => {
   changed();
 });
 
-let pollTimer: number | undefined;
+let pollTimer: ReturnType<typeof setTimeout> | undefined;
 
 async function pollStatus(): Promise<void> {
   clearTimeout(pollTimer);

@@ -46,7 +46,7 @@ function AuthImage({ path, alt, refreshMs, class: cls }: { path: string; alt: st
   const [failed, setFailed] = useState(false);
   useEffect(() => {
     let live = true;
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     let current: string | undefined;
     const load = async () => {
       if (refreshMs === undefined && thumbs.has(path)) return setSrc(thumbs.get(path));
