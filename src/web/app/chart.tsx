@@ -4,7 +4,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { Series } from './series.ts';
 
-const REDRAW_MS = 500;
+const REDRAW_MS = 1000;
 const HEIGHT = 120;
 
 function cssVar(name: string): string {
@@ -20,7 +20,7 @@ export function Chart({ series, theme }: { series: Series; theme: string }) {
     const axis = { stroke: cssVar('--muted'), grid, ticks: grid, font: '11px system-ui, sans-serif', size: 28 };
     const plot = new uPlot(
       {
-        width: el.clientWidth || 300,
+        width: Math.floor(el.clientWidth) || 300,
         height: HEIGHT,
         legend: { show: false },
         cursor: { show: true, drag: { x: false, y: false } },
@@ -38,7 +38,14 @@ export function Chart({ series, theme }: { series: Series; theme: string }) {
       visible = e?.isIntersecting ?? true;
     });
     seen.observe(el);
-    const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height: HEIGHT }));
+    // Only a real change of the card's width resizes the chart (a resize that fed back would loop every frame).
+    let width = Math.floor(el.clientWidth);
+    const resize = new ResizeObserver(([e]) => {
+      const w = Math.floor(e?.contentRect.width ?? width);
+      if (w === width || w === 0) return;
+      width = w;
+      plot.setSize({ width, height: HEIGHT });
+    });
     resize.observe(el);
     let drawn = -1;
     const timer = setInterval(() => {
