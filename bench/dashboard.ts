@@ -52,6 +52,7 @@ export default async function dashboardBench(args: BenchArgs) {
     const weight = { gzip_bytes: await pageBytes(url, 'gzip'), raw_bytes: await pageBytes(url, 'identity') };
 
     const firstData: number[] = [];
+    const inPage: number[] = [];
     for (let i = 0; i < loads; i++) {
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
@@ -59,6 +60,8 @@ export default async function dashboardBench(args: BenchArgs) {
       await page.goto(`${url}#sensors`);
       await firstValue(page);
       firstData.push(performance.now() - t0);
+      // The page's own clock starts when it asks for the document: browser start-up of the tab is left out.
+      inPage.push(await page.evaluate(() => (globalThis as unknown as { performance: { now(): number } }).performance.now()));
       await ctx.close();
     }
 
@@ -112,7 +115,10 @@ export default async function dashboardBench(args: BenchArgs) {
     return {
       setup: { channels: CHANNELS, hz: HZ, pages, phase_s: phaseMs / 1000, loads, browser: CHROMIUM },
       page_weight: weight,
-      time_to_first_data_ms: { median: Math.round(median(firstData)), p90: Math.round(quantile(sorted, 0.9)), max: Math.round(sorted.at(-1) ?? 0) },
+      time_to_first_data_ms: {
+        median: Math.round(median(firstData)), p90: Math.round(quantile(sorted, 0.9)), max: Math.round(sorted.at(-1) ?? 0),
+        in_page_median: Math.round(median(inPage)),
+      },
       gateway_cpu_pct_of_core: {
         none: mean('none'),
         dashboards: mean('dashboards'),

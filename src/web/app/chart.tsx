@@ -6,6 +6,7 @@ import type { Series } from './series.ts';
 
 const REDRAW_MS = 1000;
 const HEIGHT = 120;
+const MIN_SPAN_S = 60;
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -24,7 +25,8 @@ export function Chart({ series, theme }: { series: Series; theme: string }) {
         height: HEIGHT,
         legend: { show: false },
         cursor: { show: true, drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        // At least the last minute on the time axis: a fresh chart fills from the right instead of stretching seconds.
+        scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - MIN_SPAN_S), max] } },
         padding: [8, 8, 0, 0],
         // The y axis as wide as its longest label (about 7 px a character at 11 px), so "-0.75" is never cut.
         axes: [{ ...axis }, { ...axis, size: (_u, values) => 12 + 7 * Math.max(3, ...(values ?? []).map((v) => v.length)) }],
