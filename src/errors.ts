@@ -25,7 +25,7 @@ export const ERRORS = {
   OUTBOX_CORRUPT: { status: 500, hint: 'the file was moved aside; inspect it or delete it' },
   OUTBOX_CLOSED: { status: 503, hint: 'the gateway is shutting down' },
   // API
-  UNAUTHORIZED: { status: 401, hint: 'send `Authorization: Bearer <api.token>` (WebSocket: header or ?token=)' },
+  UNAUTHORIZED: { status: 401, hint: 'send `Authorization: Bearer <api.token>` (WebSocket: that header, the subprotocol edgeloop.token.<base64url(token)>, or ?token=)' },
   BAD_REQUEST: { status: 400, hint: 'see the message for the field at fault' },
   NOT_FOUND: { status: 404, hint: 'see GET /api/v1 routes in the README' },
   API_PORT_IN_USE: { status: 500, hint: 'choose another api.port' },
