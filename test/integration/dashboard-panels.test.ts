@@ -22,28 +22,47 @@ const frame = (w: number, h: number, hue: string) =>
   sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect width="100%" height="100%" fill="${hue}"/>
     <rect x="${w * 0.4}" y="${h * 0.2}" width="${w * 0.2}" height="${h * 0.6}" fill="none" stroke="#0f0" stroke-width="3"/></svg>`)).jpeg().toBuffer();
 
+// The shapes of the camera and model routes (snake_case), trimmed to what the panels read and a little more.
 const CAMERAS = {
   cameras: [
-    { id: 'front', state: 'running', fps_in: 5, detect_fps: 4.8, inference_ms: { p50: 36.2, p99: 51.9 }, skipped: { queue_full: 0, no_motion: 312, budget: 4, stale: 0 }, restarts: 0 },
-    { id: 'yard', state: 'restarting', fps_in: 0, detect_fps: 0, inference_ms: null, skipped: {}, restarts: 3, last_error: 'ffmpeg exited with code 1: Connection refused' },
-  ],
-};
-const EVENTS = {
-  events: [
-    { id: 'ev-car-1', camera: 'yard', label: 'car', score: 0.88, top_score: 0.88, ts: '2026-12-01T08:00:00.000Z' },
-  ],
-};
-const MODELS = {
-  models: [
     {
-      name: 'ssd-mobilenet-v2', active: { version: 3, label: '1.2.0' }, installed: [{ version: 2, label: '1.1.0' }, { version: 3, label: '1.2.0' }],
-      history: [
-        { ts: '2026-11-30T10:00:00.000Z', version: { version: 3, label: '1.2.0' }, outcome: 'active' },
-        { ts: '2026-11-29T10:00:00.000Z', version: { version: 4, label: '1.3.0-rc1' }, outcome: 'rolled_back', reason: 'EDGELOOP_ERR_OTA_HEALTH' },
-      ],
+      id: 'front', source: 'ffmpeg', state: 'online', online: true, last_error: null, fps_in: 5, fps_detect: 4.8,
+      frames: { in: 1200, processed: 880, skipped: { queue_full: 0, no_motion: 312, budget: 4, stale: 0, error: 0 } },
+      queue_depth: 0, restarts: 0, motion: true, calibrating: false, last_frame: '2026-12-01T08:00:00.000Z', inference_ms_last: 36.2,
+    },
+    {
+      id: 'yard', source: 'ffmpeg', state: 'restarting', online: false, last_error: 'ffmpeg exited with code 1: Connection refused',
+      fps_in: 0, fps_detect: 0, frames: { in: 0, processed: 0, skipped: { queue_full: 0, no_motion: 0, budget: 0, stale: 0, error: 0 } },
+      queue_depth: 0, restarts: 3, motion: false, calibrating: false, last_frame: null, inference_ms_last: null,
     },
   ],
 };
+const object = (id: string, label: string, score: number) => ({
+  object_id: id, label, score, top_score: score, box: { x: 0.4, y: 0.2, w: 0.2, h: 0.6 }, stationary: false,
+  first_seen: '2026-12-01T08:00:00.000Z', last_seen: '2026-12-01T08:00:04.000Z', zones: [],
+});
+const EVENTS = {
+  events: [
+    { ...object('obj-car-1', 'car', 0.88), id: 'obj-car-1', camera: 'yard', active: false, model_name: 'ssd', model_version: '0', has_snapshot: true },
+    { ...object('obj-7', 'person', 0.91), id: 'obj-7', camera: 'front', active: true, model_name: 'ssd', model_version: '0', has_snapshot: true },
+  ],
+};
+const version = (v: number, label: string) => ({ version: v, label, source: v === 0 ? 'package' : 'store', sha256: null, size: null, created: null, installed_at: null });
+const MODELS = {
+  models: [{ name: 'ssd-mobilenet-v2', current: 3, active: 3, versions: [version(0, 'coco-2018'), version(2, '1.1.0'), version(3, '1.2.0')] }],
+  history: [
+    { update_id: 'u2', name: 'ssd-mobilenet-v2', version: 4, label: '1.3.0-rc1', from_version: 3, source: 'mqtt', state: 'rolled_back',
+      error: 'EDGELOOP_ERR_OTA_HEALTH', reason: 'p99 latency 3.1× the previous version', started_at: '2026-11-29T10:00:00.000Z', finished_at: '2026-11-29T10:05:00.000Z', health: null },
+    { update_id: 'u1', name: 'ssd-mobilenet-v2', version: 3, label: '1.2.0', from_version: 2, source: 'api', state: 'active',
+      error: null, reason: null, started_at: '2026-11-28T10:00:00.000Z', finished_at: '2026-11-28T10:05:00.000Z', health: null },
+  ],
+  update: null,
+};
+const otaStatus = (state: string, percent: number | null) => ({
+  update_id: 'u3', name: 'ssd-mobilenet-v2', version: 5, label: '1.4.0', from_version: 3, source: 'mqtt', state,
+  bytes: percent === null ? null : 1_200_000, total: percent === null ? null : 2_857_143, percent, error: null, reason: null, health: null,
+  started_at: '2026-12-01T08:00:00.000Z',
+});
 
 /** A second API on the gateway's view, with stand-in camera and model routes (`models` 404 when `modelsGone`). */
 async function standInApi(o: { modelsGone?: boolean } = {}): Promise<string> {
@@ -103,21 +122,25 @@ describe('dashboard panels for cameras and models', () => {
     const w = await open(`${url}#cameras`);
     assert.deepEqual(await w.page.locator('nav a').allTextContents(), ['Overview', 'Sensors', 'Cameras', 'Models']);
     await imageLoaded(w.page, '.camera img.frame');
-    assert.match(await w.page.locator('.camera').first().textContent() ?? '', /front.*running.*4\.8.*36\.2 ms.*no motion 312.*budget 4/s);
-    assert.match(await w.page.locator('.camera').nth(1).textContent() ?? '', /yard.*restarting.*Connection refused/s);
-    await w.page.locator('.event[data-label="car"] img.thumb').waitFor();
-
-    publish('cameras/front/events', { type: 'new', after: { object_id: 'obj-7', label: 'person', score: 0.91, top_score: 0.93, box: { x: 0.4, y: 0.2, w: 0.2, h: 0.6 } } });
-    await w.page.locator('.event[data-label="person"]').waitFor();
+    assert.match(await w.page.locator('.camera').first().textContent() ?? '', /front.*online.*4\.8.*36\.2 ms.*no motion 312.*budget 4/s);
+    assert.match(await w.page.locator('.camera').nth(1).textContent() ?? '', /yard.*restarting.*no frame yet.*Connection refused/s);
+    await imageLoaded(w.page, '.event[data-label="car"] img.thumb');
     await imageLoaded(w.page, '.event[data-label="person"] img.thumb');
-    assert.match(await w.page.locator('.event[data-label="person"]').textContent() ?? '', /person.*93 %.*front.*new/s);
-    publish('cameras/front/events', { type: 'end', after: { object_id: 'obj-7', label: 'person', score: 0.9, top_score: 0.95 } });
-    await w.page.locator('.event[data-label="person"]', { hasText: 'end' }).waitFor();
-    assert.equal(await w.page.locator('.event[data-label="person"]').count(), 1, 'one row per tracked object');
+
+    // A new object on the live feed shows at once, before the list knows its snapshot; then one row per object.
+    publish('cameras/front/events', { camera: 'front', type: 'new', before: object('obj-9', 'dog', 0.7), after: object('obj-9', 'dog', 0.71), model_name: 'ssd', model_version: '0', inference_time_ms: 35 });
+    await w.page.locator('.event[data-label="dog"]', { hasText: 'new' }).waitFor();
+    assert.match(await w.page.locator('.event[data-label="dog"]').textContent() ?? '', /dog.*71 %.*front.*new/s);
+    publish('cameras/front/events', { camera: 'front', type: 'end', before: object('obj-9', 'dog', 0.71), after: object('obj-9', 'dog', 0.8), model_name: 'ssd', model_version: '0', inference_time_ms: 35 });
+    await w.page.locator('.event[data-label="dog"]', { hasText: 'end' }).waitFor();
+    assert.equal(await w.page.locator('.event[data-label="dog"]').count(), 1, 'one row per tracked object');
+    publish('cameras/front/events', { camera: 'front', type: 'update', before: object('obj-7', 'person', 0.91), after: object('obj-7', 'person', 0.95), model_name: 'ssd', model_version: '0', inference_time_ms: 35 });
+    await w.page.locator('.event[data-label="person"]', { hasText: '95 %' }).waitFor();
+    assert.equal(await w.page.locator('.event[data-label="person"]').count(), 1);
 
     await w.page.locator('.filters select').nth(1).selectOption('car');
     await w.page.locator('.event[data-label="person"]').waitFor({ state: 'detached' });
-    assert.equal(await w.page.locator('.event').count(), 1);
+    assert.deepEqual(await w.page.locator('.event').evaluateAll((els) => els.map((e) => (e as unknown as { dataset: { label: string } }).dataset.label)), ['car']);
     await w.page.locator('.filters select').nth(1).selectOption('');
     for (const scheme of ['light', 'dark'] as const) {
       for (const [size, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]] as const) {
@@ -133,12 +156,14 @@ describe('dashboard panels for cameras and models', () => {
     const url = await standInApi();
     const w = await open(`${url}#models`);
     await w.page.locator('text=ssd-mobilenet-v2').first().waitFor();
-    const table = await w.page.locator('table').first().textContent() ?? '';
-    assert.match(table, /ssd-mobilenet-v2\s*1\.2\.0\s*1\.1\.0, 1\.2\.0/);
-    assert.match(await w.page.locator('table').nth(1).textContent() ?? '', /1\.3\.0-rc1.*rolled back.*EDGELOOP_ERR_OTA_HEALTH/s);
-    publish('ota/status', { name: 'ssd-mobilenet-v2', version: { version: 5, label: '1.4.0' }, stage: 'downloading', bytes: 1_200_000, percent: 42 });
-    await w.page.locator('progress').waitFor();
-    assert.match(await w.page.locator('.card', { hasText: 'Model update' }).textContent() ?? '', /1\.4\.0.*downloading.*42 %/s);
+    const table = await w.page.locator('[data-model="ssd-mobilenet-v2"]').textContent() ?? '';
+    assert.match(table, /ssd-mobilenet-v2\s*1\.2\.0 \(v3\)\s*1\.2\.0 \(v3\)\s*coco-2018 \(v0, shipped\), 1\.1\.0 \(v2\), 1\.2\.0 \(v3\)/);
+    const history = await w.page.locator('table').nth(1).locator('tbody tr').allTextContents();
+    assert.match(history[0] ?? '', /rolled back.*1\.3\.0-rc1 \(v3 → v4\).*EDGELOOP_ERR_OTA_HEALTH.*p99 latency/);
+    assert.match(history[1] ?? '', /active.*1\.2\.0 \(v2 → v3\)/);
+    publish('ota/status', otaStatus('downloading', 42));
+    await w.page.locator('#ota progress').waitFor();
+    assert.match(await w.page.locator('#ota').textContent() ?? '', /1\.4\.0.*downloading.*42 %.*1\.1 MiB of 2\.7 MiB/s);
     for (const scheme of ['light', 'dark'] as const) {
       for (const [size, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]] as const) {
         await w.page.emulateMedia({ colorScheme: scheme });
@@ -146,8 +171,9 @@ describe('dashboard panels for cameras and models', () => {
         await w.page.screenshot({ path: join(SCREENSHOTS, `models-${scheme}-${size}.png`), fullPage: true });
       }
     }
-    publish('ota/status', { name: 'ssd-mobilenet-v2', version: { version: 5, label: '1.4.0' }, stage: 'active' });
-    await w.page.locator('progress').waitFor({ state: 'detached' });
+    publish('ota/status', otaStatus('active', null));
+    await w.page.locator('#ota progress').waitFor({ state: 'detached' });
+    assert.match(await w.page.locator('#ota').textContent() ?? '', /1\.4\.0.*active/s);
     assert.deepEqual(w.problems, []);
   });
 

@@ -3,8 +3,11 @@ import { useEffect, useState } from 'preact/hooks';
 import { getJson } from './api.ts';
 import { featureMissing, state } from './store.ts';
 
-/** GET `path` now and every `ms` while mounted, the page visible and the gateway reachable; a 404 hides `feature`. */
-export function usePoll<T>(path: string, ms: number, feature: string): T | undefined {
+/**
+ * GET `path` now and every `ms` while mounted, the page visible and the gateway reachable; a 404 hides `feature`.
+ * A new `refresh` value reads it again at once.
+ */
+export function usePoll<T>(path: string, ms: number, feature: string, refresh = 0): T | undefined {
   const [data, setData] = useState<T | undefined>();
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -25,6 +28,6 @@ export function usePoll<T>(path: string, ms: number, feature: string): T | undef
       mounted = false;
       clearTimeout(timer);
     };
-  }, [path, ms, feature]);
+  }, [path, ms, feature, refresh]);
   return data;
 }

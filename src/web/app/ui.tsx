@@ -22,7 +22,7 @@ export function Stat({ label: caption, value, id, warn }: { label: string; value
 }
 
 const GOOD = new Set(['connected', 'running', 'active', 'ok', 'online']);
-const BAD = new Set(['disconnected', 'error', 'stalled', 'failed', 'rolled_back', 'offline']);
+const BAD = new Set(['disconnected', 'error', 'stalled', 'failed', 'rolled_back', 'offline', 'stopped']);
 
 /** A state word with a colour: green when well, red when not, amber in between. */
 export function Badge({ state }: { state: string | null | undefined }) {

@@ -12,31 +12,47 @@ const CAMERAS_POLL_MS = 2000;
 const FRAME_REFRESH_MS = 2000;
 /** The live feed brings new events at once; the list is re-read now and then for what happened before. */
 const EVENTS_POLL_MS = 10_000;
+const EVENTS_REFRESH_MS = 1000;
 /** Snapshot thumbnails kept as object URLs; the oldest are released past this. */
 const MAX_THUMBS = 60;
 
-interface CameraEvent {
-  key: string;
+/** `GET /api/v1/cameras`, one camera (the fields the panel shows). */
+interface CameraStatus {
   id: string;
+  state: string;
+  last_error: string | null;
+  fps_in: number;
+  fps_detect: number;
+  frames: { in: number; processed: number; skipped: Record<string, number> };
+  restarts: number;
+  last_frame: string | null;
+  inference_ms_last: number | null;
+}
+
+/** A tracked object as the events list shows it. */
+interface CameraEvent {
+  /** The object's id: also its snapshot's name. */
+  key: string;
   camera: string;
   label: string;
   score: number | undefined;
   ts: string | number | undefined;
   type: string | undefined;
+  hasSnapshot: boolean;
 }
 
-/** Events from the REST list and from the live feed, in one shape. */
+/** An entry of `GET /api/v1/events`, or an event record from the live feed (`{camera, type, after: {…}}`). */
 function toEvent(e: Json): CameraEvent {
-  const after = (e.after ?? {}) as Json;
+  const o = (e.after ?? e) as Json;
   const n = (x: unknown) => (typeof x === 'number' ? x : undefined);
   return {
     key: objectKey(e),
-    id: String(e.id),
     camera: String(e.camera ?? dash),
-    label: String(e.label ?? after.label ?? dash),
-    score: n(e.top_score) ?? n(e.score) ?? n(after.top_score) ?? n(after.score),
-    ts: (e.ts ?? after.last_seen ?? e.start_time) as string | number | undefined,
-    type: typeof e.type === 'string' ? e.type : undefined,
+    label: String(o.label ?? dash),
+    score: n(o.top_score) ?? n(o.score),
+    ts: (o.last_seen ?? e.ts) as string | number | undefined,
+    type: typeof e.type === 'string' ? e.type : e.active === false ? 'end' : undefined,
+    hasSnapshot: e.has_snapshot === true,
   };
 }
 
@@ -88,41 +104,49 @@ function keepThumb(path: string, url: string): void {
 
 export function Cameras({ stale }: { stale: boolean }) {
   const { cameraEvents } = useStore();
-  const data = usePoll<{ cameras: Json[] }>('api/v1/cameras', CAMERAS_POLL_MS, 'cameras');
+  const data = usePoll<{ cameras: CameraStatus[] }>('api/v1/cameras', CAMERAS_POLL_MS, 'cameras');
   const [camera, setCamera] = useState('');
   const [labelFilter, setLabelFilter] = useState('');
+  // A live event is shown at once; the list (which knows whether its snapshot is saved) is read again a moment later.
+  const [refresh, setRefresh] = useState(0);
+  useEffect(() => {
+    if (cameraEvents.length === 0) return;
+    const t = setTimeout(() => setRefresh((n) => n + 1), EVENTS_REFRESH_MS);
+    return () => clearTimeout(t);
+  }, [cameraEvents[0]]);
   const query = new URLSearchParams({ ...(camera ? { camera } : {}), ...(labelFilter ? { label: labelFilter } : {}) }).toString();
-  const listed = usePoll<{ events: Json[] }>(`api/v1/events${query ? `?${query}` : ''}`, EVENTS_POLL_MS, 'cameras');
+  const listed = usePoll<{ events: Json[] }>(`api/v1/events${query ? `?${query}` : ''}`, EVENTS_POLL_MS, 'cameras', refresh);
   const cameras = data?.cameras ?? [];
+  const saved = new Map((listed?.events ?? []).map((e) => [objectKey(e), e.has_snapshot === true]));
   const byKey = new Map<string, CameraEvent>();
-  for (const e of [...cameraEvents, ...(listed?.events ?? [])].map(toEvent)) if (!byKey.has(e.key)) byKey.set(e.key, e);
+  for (const e of [...cameraEvents, ...(listed?.events ?? [])].map(toEvent)) {
+    if (!byKey.has(e.key)) byKey.set(e.key, { ...e, hasSnapshot: saved.get(e.key) ?? e.hasSnapshot });
+  }
   const events = [...byKey.values()].filter((e) => (!camera || e.camera === camera) && (!labelFilter || e.label === labelFilter));
   const labels = [...new Set([...byKey.values()].map((e) => e.label))].sort();
   return (
     <div class="grid">
       {cameras.length === 0 && <Card title="Cameras"><p class="muted">{data ? 'No camera configured.' : 'Waiting for the gateway…'}</p></Card>}
-      {cameras.map((c) => {
-        const id = String(c.id);
-        const inference = c.inference_ms as number | Json | undefined;
-        return (
-          <Card key={id} class="camera" stale={stale || c.state !== 'running'} title={<>{id} <Badge state={c.state as string} /></>}>
-            <AuthImage class="frame" path={`api/v1/cameras/${encodeURIComponent(id)}/latest.jpg`} alt={`latest frame of ${id}`} refreshMs={FRAME_REFRESH_MS} />
-            <div class="stats small-stats">
-              <Stat label="fps in" value={num(c.fps_in as number, 1)} />
-              <Stat label="detect fps" value={num(c.detect_fps as number, 1)} />
-              <Stat label="inference" value={typeof inference === 'number' ? `${num(inference, 1)} ms` : inference ? `${num((inference.p50 ?? inference.mean) as number, 1)} ms` : dash} />
-              <Stat label="restarts" value={num((c.restarts ?? c.ffmpeg_restarts) as number)} />
-            </div>
-            <p class="small">skipped: <Counts counts={(c.skipped ?? c.skips) as Json | undefined} /></p>
-            {typeof c.last_error === 'string' && <p class="error small">{c.last_error}</p>}
-          </Card>
-        );
-      })}
+      {cameras.map((c) => (
+        <Card key={c.id} class="camera" stale={stale || c.state !== 'online'} title={<>{c.id} <Badge state={c.state} /></>}>
+          {c.last_frame === null ? <div class="img-missing frame">no frame yet</div> : (
+            <AuthImage class="frame" path={`api/v1/cameras/${encodeURIComponent(c.id)}/latest.jpg`} alt={`latest frame of ${c.id}`} refreshMs={FRAME_REFRESH_MS} />
+          )}
+          <div class="stats small-stats">
+            <Stat label="fps in" value={num(c.fps_in, 1)} />
+            <Stat label="detect fps" value={num(c.fps_detect, 1)} />
+            <Stat label="inference" value={c.inference_ms_last === null ? dash : `${num(c.inference_ms_last, 1)} ms`} />
+            <Stat label="restarts" value={num(c.restarts)} warn={c.restarts > 0} />
+          </div>
+          <p class="small">skipped: <Counts counts={c.frames?.skipped} /></p>
+          {c.last_error && <p class="error small">{c.last_error}</p>}
+        </Card>
+      ))}
       <Card title="Recent events" class="wide" stale={stale}>
         <div class="filters">
           <label>camera <select value={camera} onChange={(e) => setCamera(e.currentTarget.value)}>
             <option value="">all</option>
-            {cameras.map((c) => <option key={String(c.id)} value={String(c.id)}>{String(c.id)}</option>)}
+            {cameras.map((c) => <option key={c.id} value={c.id}>{c.id}</option>)}
           </select></label>
           <label>label <select value={labelFilter} onChange={(e) => setLabelFilter(e.currentTarget.value)}>
             <option value="">all</option>
@@ -133,7 +157,9 @@ export function Cameras({ stale }: { stale: boolean }) {
           <ul class="events">
             {events.slice(0, 50).map((e) => (
               <li key={e.key} class="event" data-label={e.label}>
-                <AuthImage class="thumb" path={`api/v1/events/${encodeURIComponent(e.id)}/snapshot.jpg`} alt={`${e.label} on ${e.camera}`} />
+                {e.hasSnapshot
+                  ? <AuthImage class="thumb" path={`api/v1/events/${encodeURIComponent(e.key)}/snapshot.jpg`} alt={`${e.label} on ${e.camera}`} />
+                  : <div class="img-missing thumb">…</div>}
                 <div>
                   <b>{label(e.label)}</b> <span class="muted">{e.score === undefined ? '' : `${num(e.score * 100)} %`}</span>
                   <div class="small muted">{e.camera} · {clock(e.ts)}{e.type ? ` · ${e.type}` : ''}</div>

@@ -43,7 +43,7 @@ export function Overview({ now, stale }: { now: number; stale: boolean }) {
                     <td class="num">{num(r.inflight)}</td>
                     <td class="num">{num(r.published)}</td>
                     <td class="num">{num(r.dead_lettered)}</td>
-                    <td class="small">{r.last_error ?? dash}</td>
+                    <td class="small wrap">{r.last_error ?? dash}</td>
                   </tr>
                 ))}
               </tbody>
