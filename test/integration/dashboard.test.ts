@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { stringify } from 'yaml';
+import yaml from 'js-yaml';
 import { CLI, waitForMsg, writeGatewayConfig } from '../app/gateway-child.ts';
 import { SCREENSHOTS, launchBrowser, type TestBrowser, type Watched } from '../support/browser.ts';
 import { spawnNode, type NodeChild } from '../support/child.ts';
@@ -70,7 +70,7 @@ class Gateway {
   reconfigure(changes: Record<string, unknown>): void {
     const current = this.#config;
     this.#config = { ...current, ...changes };
-    writeFileSync(this.#file, stringify({ ...(current as object), ...changes }));
+    writeFileSync(this.#file, yaml.dump({ ...(current as object), ...changes }));
   }
 
   async cleanup(): Promise<void> {

@@ -3,13 +3,12 @@ import { useRef, useState } from 'preact/hooks';
 import { postJson } from '../api.ts';
 import { ago, bytes, dash, duration, label, num } from '../format.ts';
 import { changed, state, useStore } from '../store.ts';
-import type { RouteStatus } from '../types.ts';
 import { Badge, Card, Stat } from '../ui.tsx';
 
 export function Overview({ now, stale }: { now: number; stale: boolean }) {
   const { status: s } = useStore();
   if (!s) return <Card title="Overview"><p class="muted">Waiting for the gateway…</p></Card>;
-  const routes: RouteStatus[] = [...s.mqtt, ...s.http];
+  const routes = Object.values(s.routes).flat();
   const p = s.process;
   return (
     <div class="grid">
