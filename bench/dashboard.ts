@@ -1,9 +1,9 @@
-// `npm run bench -- dashboard [--pages 10] [--phase-s 20] [--loads 10]`: the web dashboard against the gateway run
+// `npm run bench -- dashboard [--pages 10] [--phase-s 20] [--rounds 3] [--loads 10]`: the web dashboard against the gateway run
 // as `edgeloop run` (16 simulated channels × 20 Hz, embedded broker, SQLite outbox), in Debian's Chromium:
 // - page weight: bytes of `GET /` on the wire (gzip) and inflated; the page is one file, so that is all of it;
 // - time to first data: from asking for the page to the first sensor value on screen, fresh browser context each time;
 // - the gateway's CPU (its own process, % of one core) with no dashboard open and with N open on the Sensors panel,
-//   alternated twice; beside them, N bare WebSocket subscribers taking every record as its own frame (what the
+//   alternated `rounds` times; beside them, N bare WebSocket subscribers taking every record as its own frame (what the
 //   dashboard's feed would cost without batching) and N taking batches of 250 ms (the feed alone, no status polls).
 import { request } from 'node:http';
 import { chromium, type Page } from 'playwright-core';
@@ -37,6 +37,7 @@ export default async function dashboardBench(args: BenchArgs) {
   const pages = numberArg(args, 'pages', 10);
   const phaseMs = numberArg(args, 'phase-s', 20) * 1000;
   const loads = numberArg(args, 'loads', 10);
+  const rounds = numberArg(args, 'rounds', 3);
   const apiPort = await freePort();
   const written = await writeGatewayConfig({
     device: { id: 'bench-dash' },
@@ -101,7 +102,7 @@ export default async function dashboardBench(args: BenchArgs) {
 
     await sleep(3000); // warm-up of the gateway itself
     const phases: { what: string; pct: number }[] = [];
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < rounds; round++) {
       phases.push(await cpu('none', none));
       phases.push(await cpu('dashboards', dashboards));
     }
@@ -113,7 +114,7 @@ export default async function dashboardBench(args: BenchArgs) {
     };
     const sorted = [...firstData].sort((a, b) => a - b);
     return {
-      setup: { channels: CHANNELS, hz: HZ, pages, phase_s: phaseMs / 1000, loads, browser: CHROMIUM },
+      setup: { channels: CHANNELS, hz: HZ, pages, phase_s: phaseMs / 1000, rounds, loads, browser: CHROMIUM },
       page_weight: weight,
       time_to_first_data_ms: {
         median: Math.round(median(firstData)), p90: Math.round(quantile(sorted, 0.9)), max: Math.round(sorted.at(-1) ?? 0),

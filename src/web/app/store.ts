@@ -6,8 +6,8 @@ import { LiveSocket, type LiveRecord, type LiveState } from './live.ts';
 import { Series } from './series.ts';
 import type { Json, Status } from './types.ts';
 
-/** Status polls: every 2 s on the Overview, where the figures are the point; every 5 s behind the other panels. */
-export const STATUS_POLL_MS = { overview: 2000, other: 5000 };
+/** Status polls: every 2 s on the Overview, where the figures are the point; every 10 s behind the other panels. */
+export const STATUS_POLL_MS = { overview: 2000, other: 10_000 };
 /** The camera events kept in the page for the events list. */
 export const MAX_EVENTS = 100;
 
