@@ -101,7 +101,7 @@ async function open(url: string, options: Parameters<TestBrowser['open']>[0] = {
   const w = await browser.open({ viewport: { width: 1280, height: 800 }, ...options });
   after(() => w.context.close());
   await w.page.goto(url);
-  await w.page.locator('#conn.good').waitFor({ timeout: 15_000 });
+  await w.page.locator('#conn.good').waitFor({ timeout: 30_000 });
   return w;
 }
 
@@ -113,7 +113,7 @@ const imageLoaded = (page: Page, selector: string) =>
       return img !== null && img.complete && img.naturalWidth > 0;
     },
     selector,
-    { timeout: 10_000 },
+    { timeout: 20_000 },
   );
 
 describe('dashboard panels for cameras and models', () => {

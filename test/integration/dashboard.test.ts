@@ -107,7 +107,8 @@ interface PageGlobals {
   caches: { keys(): Promise<string[]> };
 }
 
-const waitLive = (page: Page, timeout = 15_000) => page.locator('#conn.good').waitFor({ timeout });
+// Timeouts are generous: the suite runs two files at once on two cores, a browser among them.
+const waitLive = (page: Page, timeout = 30_000) => page.locator('#conn.good').waitFor({ timeout });
 const VALUE = '[data-sensor="temp"] .value';
 
 /** Waits until the text of `selector` is no longer `was`. */
@@ -115,12 +116,12 @@ const waitChange = (page: Page, selector: string, was: string) =>
   page.waitForFunction(
     ([sel, old]) => (globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent !== old,
     [selector, was] as const,
-    { timeout: 10_000 },
+    { timeout: 20_000 },
   );
 
 /** The text of the first element matching `selector`, once there is one. */
 async function text(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent({ timeout: 10_000 })) ?? '';
+  return (await page.locator(selector).first().textContent({ timeout: 20_000 })) ?? '';
 }
 
 /** Waits until the number shown in `selector` is within [min, max] (the page updates it from the live feed). */
@@ -164,12 +165,13 @@ describe('dashboard', () => {
   test('the outbox depth rises while the broker is down and falls after it comes back', async () => {
     const w = await open(`${gw.url}#overview`);
     await waitLive(w.page);
-    await waitNumber(w.page, '#outbox-rows', [0, 9], 10_000);
+    // On a loaded machine a few records may be waiting for their acknowledgement even with the broker up.
+    const before = await waitNumber(w.page, '#outbox-rows', [0, Infinity], 30_000);
     broker.kill();
-    const peak = await waitNumber(w.page, '#outbox-rows', [30, Infinity], 20_000);
-    assert.ok(peak >= 30);
+    const peak = await waitNumber(w.page, '#outbox-rows', [before + 30, Infinity], 30_000);
     await broker.restart();
-    await waitNumber(w.page, '#outbox-rows', [0, 9], 30_000);
+    const drained = await waitNumber(w.page, '#outbox-rows', [0, Math.max(9, before)], 60_000);
+    assert.ok(drained < peak, `${before} → ${peak} → ${drained}`);
     assertClean(w, gw.url);
   });
 
@@ -178,7 +180,7 @@ describe('dashboard', () => {
     await waitLive(w.page);
     broker.kill();
     after(() => broker.restart());
-    const backlog = await waitNumber(w.page, '#outbox-rows', [20, Infinity], 20_000);
+    const backlog = await waitNumber(w.page, '#outbox-rows', [20, Infinity], 30_000);
     await w.page.locator('#purge').click();
     const dialog = w.page.locator('#purge-dialog');
     await dialog.waitFor();
@@ -201,14 +203,14 @@ describe('dashboard', () => {
     const w = await open(`${gw.url}#sensors`);
     await waitLive(w.page);
     await gw.stop();
-    await w.page.locator('#conn.bad').waitFor({ timeout: 10_000 });
-    await w.page.locator('.banner').waitFor({ timeout: 10_000 });
-    await w.page.locator('.card.stale').first().waitFor({ timeout: 10_000 });
+    await w.page.locator('#conn.bad').waitFor({ timeout: 20_000 });
+    await w.page.locator('.banner').waitFor({ timeout: 20_000 });
+    await w.page.locator('.card.stale').first().waitFor({ timeout: 20_000 });
     await w.page.screenshot({ path: join(SCREENSHOTS, 'sensors-stale-light-desktop.png') });
     await gw.run();
     await waitLive(w.page, 30_000);
     await waitChange(w.page, VALUE, await text(w.page, VALUE));
-    await w.page.locator('.banner').waitFor({ state: 'detached', timeout: 10_000 });
+    await w.page.locator('.banner').waitFor({ state: 'detached', timeout: 20_000 });
     assertClean(w, gw.url, CONNECTION_REFUSED);
   });
 
@@ -263,7 +265,7 @@ describe('dashboard with an API token', () => {
     await w.page.fill('#token', TOKEN);
     await w.page.press('#token', 'Enter');
     await waitLive(w.page);
-    await waitNumber(w.page, '#outbox-rows', [0, Infinity], 10_000);
+    await waitNumber(w.page, '#outbox-rows', [0, Infinity], 30_000);
 
     assert.ok(!w.page.url().includes(TOKEN), 'the page URL');
     const leaked = w.requests.filter((u) => u.includes(TOKEN) || u.includes(Buffer.from(TOKEN).toString('base64url')));
