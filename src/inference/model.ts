@@ -7,10 +7,12 @@ import { resolveAsset } from './assets.ts';
 import { describeTensor } from './engine.ts';
 import type { LoadOptions, Session, TensorInfo } from './engine.ts';
 import { engineFor } from './engines/registry.ts';
+import { ssdAnchors } from './postprocess/anchors.ts';
+import type { RawSsdSpec } from './postprocess/anchors.ts';
 import { POSTPROCESSORS } from './postprocess/index.ts';
 import type { Detection, PostContext } from './postprocess/types.ts';
 import { Preprocessor } from './preprocess.ts';
-import type { Frame, InputSpec } from './preprocess.ts';
+import type { Crop, Frame, InputSpec } from './preprocess.ts';
 import { readSidecar, SIDECAR_EXTENSIONS } from './sidecar.ts';
 import type { Sidecar } from './sidecar.ts';
 
@@ -26,7 +28,8 @@ export interface InferenceModel {
   readonly modelPath: string;
   readonly session: Session;
   readonly preprocessor: Preprocessor;
-  infer(frame: Frame): Promise<InferenceResult>;
+  /** Detections in fractions of the frame; with `crop` (pixels), only that part of the frame is looked at. */
+  infer(frame: Frame, crop?: Crop): Promise<InferenceResult>;
   dispose(): Promise<void>;
 }
 
@@ -60,7 +63,22 @@ async function readLabels(sidecar: Sidecar, sidecarPath: string): Promise<string
   if (sidecar.labels === undefined) return [];
   if (Array.isArray(sidecar.labels)) return sidecar.labels;
   const text = await readFile(resolveAsset(sidecar.labels, sidecarPath), 'utf8');
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l, i, all) => l !== '' || i < all.length - 1);
+  return parseLabels(text);
+}
+
+/**
+ * One label per line, the line number being the class; or, as Coral's label files, `<class> <label>` on every
+ * line, with gaps (COCO's 80 labels over 90 class numbers).
+ */
+export function parseLabels(text: string): string[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  const numbered = lines.filter((l) => l !== '').map((l) => /^(\d+)\s+(\S.*)$/.exec(l));
+  if (numbered.length > 0 && numbered.every((m) => m !== null)) {
+    const labels: string[] = [];
+    for (const m of numbered) labels[Number(m![1])] = m![2]!;
+    return Array.from(labels, (l, i) => l ?? String(i));
+  }
+  return lines.filter((l, i, all) => l !== '' || i < all.length - 1);
 }
 
 /** The input tensor's geometry from the model, checked against what the sidecar claims. */
@@ -93,6 +111,35 @@ function inputSpec(sidecar: Sidecar, input: TensorInfo, sidecarPath: string): In
   };
 }
 
+/** detection-ssd-anchors: the sidecar's anchors, checked against the number of boxes the model outputs. */
+function rawSsdSpec(sidecar: Sidecar, sidecarPath: string, outputs: readonly TensorInfo[], spec: InputSpec): RawSsdSpec | undefined {
+  if (sidecar.task !== 'detection-ssd-anchors') return undefined;
+  const a = sidecar.anchors;
+  if (!a) throw new EdgeloopError('SIDECAR_INVALID', `${sidecarPath}: anchors: is required for task detection-ssd-anchors`);
+  const raw: RawSsdSpec = {
+    anchors: {
+      minScale: a.min_scale,
+      maxScale: a.max_scale,
+      strides: a.strides,
+      aspectRatios: a.aspect_ratios,
+      reduceBoxesInLowestLayer: a.reduce_boxes_in_lowest_layer ?? false,
+      interpolatedScaleAspectRatio: a.interpolated_scale_aspect_ratio ?? 1,
+      fixedAnchorSize: a.fixed_anchor_size ?? false,
+    },
+    // TF Object Detection API defaults; class 0 is its background.
+    boxScale: sidecar.box_scale ?? [10, 10, 5, 5],
+    order: 'yx',
+    exponential: true,
+    ignoreClasses: sidecar.ignore_classes ?? [0],
+  };
+  const count = ssdAnchors(raw.anchors, spec.width, spec.height).length / 4;
+  const boxes = outputs.find((o) => o.shape.length === 3 && o.shape[2] === 4);
+  if (outputs.length !== 2 || (boxes && boxes.shape[1]! > 0 && boxes.shape[1] !== count)) {
+    throw new EdgeloopError('SIDECAR_INVALID', `${sidecarPath}: anchors: give ${count} anchors, the model outputs ${outputs.map(describeTensor).join('; ')}`);
+  }
+  return raw;
+}
+
 export async function loadModel(file: string, options: ModelOptions = {}): Promise<InferenceModel> {
   const sidecarPath = findSidecar(file);
   const sidecar = await readSidecar(sidecarPath);
@@ -101,9 +148,11 @@ export async function loadModel(file: string, options: ModelOptions = {}): Promi
   const engine = engineFor(modelPath, options.engine ?? sidecar.engine);
   const session = await engine.load(modelPath, options);
   let preprocessor: Preprocessor;
+  let rawSsd: RawSsdSpec | undefined;
   try {
     if (session.inputs.length !== 1) throw new EdgeloopError('MODEL_INVALID', `the model takes ${session.inputs.length} inputs; an image model takes one`);
     preprocessor = new Preprocessor(inputSpec(sidecar, session.inputs[0]!, sidecarPath));
+    rawSsd = rawSsdSpec(sidecar, sidecarPath, session.outputs, preprocessor.spec);
   } catch (err) {
     await session.dispose();
     throw err;
@@ -120,6 +169,7 @@ export async function loadModel(file: string, options: ModelOptions = {}): Promi
     softmax: sidecar.softmax ?? 'auto',
     ...(sidecar.yolo_version ? { yoloVersion: sidecar.yolo_version } : {}),
     nms: sidecar.nms ?? 'weighted',
+    ...(rawSsd ? { rawSsd } : {}),
     inputWidth: spec.width,
     inputHeight: spec.height,
     frameWidth: 0,
@@ -131,16 +181,25 @@ export async function loadModel(file: string, options: ModelOptions = {}): Promi
     modelPath,
     session,
     preprocessor,
-    async infer(frame: Frame): Promise<InferenceResult> {
+    async infer(frame: Frame, crop?: Crop): Promise<InferenceResult> {
       const t0 = performance.now();
-      const { tensor, placement } = preprocessor.run(frame);
+      const { tensor, placement } = preprocessor.run(frame, crop);
       const t1 = performance.now();
       const outputs = await session.run([tensor]);
       const t2 = performance.now();
-      ctx.frameWidth = frame.width;
-      ctx.frameHeight = frame.height;
+      ctx.frameWidth = crop?.w ?? frame.width;
+      ctx.frameHeight = crop?.h ?? frame.height;
       ctx.placement = placement;
-      const detections = post(outputs, ctx);
+      let detections = post(outputs, ctx);
+      if (crop) {
+        // Boxes come out in fractions of the crop; the caller wants fractions of the frame.
+        const sx = crop.w / frame.width;
+        const sy = crop.h / frame.height;
+        detections = detections.map((d) => ({
+          ...d,
+          box: { x: crop.x / frame.width + d.box.x * sx, y: crop.y / frame.height + d.box.y * sy, w: d.box.w * sx, h: d.box.h * sy },
+        }));
+      }
       const t3 = performance.now();
       return { detections, timings_ms: { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 } };
     },

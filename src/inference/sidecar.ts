@@ -8,7 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import yaml from 'js-yaml';
 import { EdgeloopError, messageOf } from '../errors.ts';
 
-export const TASKS = ['classification', 'detection-ssd', 'detection-yolo', 'detection-blazeface'] as const;
+export const TASKS = ['classification', 'detection-ssd', 'detection-ssd-anchors', 'detection-yolo', 'detection-blazeface'] as const;
 
 /** A string enum: validated as a union of literals (so errors can list them), typed as the literal union. */
 const OneOf = <const T extends readonly string[]>(values: T, description: string) =>
@@ -44,7 +44,24 @@ export const SidecarSchema = Type.Object(
     top_k: Type.Optional(Type.Integer({ minimum: 1 })),
     softmax: Type.Optional(Type.Union([Type.Boolean(), Type.Literal('auto')])),
     yolo_version: Type.Optional(OneOf(['v5', 'v8'] as const, 'YOLO output layout')),
-    nms: Type.Optional(OneOf(['weighted', 'plain'] as const, 'BlazeFace suppression')),
+    nms: Type.Optional(OneOf(['weighted', 'plain'] as const, 'suppression of anchor-based detections')),
+    // detection-ssd-anchors: MediaPipe SsdAnchorsCalculator settings and the TF box coding.
+    anchors: Type.Optional(
+      Type.Object(
+        {
+          strides: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }),
+          min_scale: Type.Number({ exclusiveMinimum: 0 }),
+          max_scale: Type.Number({ exclusiveMinimum: 0 }),
+          aspect_ratios: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1 }),
+          reduce_boxes_in_lowest_layer: Type.Optional(Type.Boolean()),
+          interpolated_scale_aspect_ratio: Type.Optional(Type.Number({ minimum: 0 })),
+          fixed_anchor_size: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    box_scale: Type.Optional(Type.Tuple([Type.Number({ exclusiveMinimum: 0 }), Type.Number({ exclusiveMinimum: 0 }), Type.Number({ exclusiveMinimum: 0 }), Type.Number({ exclusiveMinimum: 0 })])),
+    ignore_classes: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 // Reads what a .tflite file says about its inputs and outputs (shape, dtype, quantization) straight from the
 // flatbuffer, and checks the file is whole first: a truncated model must fail here, not abort the WASM runtime.
-import { EdgeloopError } from '../errors.ts';
+import { toObject } from 'flatbuffers/mjs/flexbuffers.js';
+import { EdgeloopError, messageOf } from '../errors.ts';
 import type { DType, TensorInfo } from './engine.ts';
 
 // TFLite TensorType values (schema.fbs), index = enum value.
@@ -142,4 +143,57 @@ export function readTfliteModel(bytes: Uint8Array): TfliteModelInfo {
     if (err instanceof EdgeloopError) throw err;
     throw new EdgeloopError('MODEL_INVALID', `the TFLite model is corrupt or truncated: ${(err as Error).message}`, { cause: err });
   }
+}
+
+const DETECTION_POSTPROCESS = 'TFLite_Detection_PostProcess';
+
+/**
+ * TFLite's SSD post-process op leaves its four outputs without a shape in the file; LiteRT.js then sizes their
+ * buffers at 4 bytes and the op writes past them, corrupting the WASM heap. This returns the model with the
+ * shapes the op produces written in (boxes [1, N, 4], classes [1, N], scores [1, N], count [1], N from the op's
+ * own `max_detections` × `max_classes_per_detection`), or the same bytes when nothing needs it. The new shape
+ * vectors are appended: flatbuffer offsets point forward, so only the four offsets change in place.
+ */
+export function withStaticDetectionShapes(bytes: Uint8Array): Uint8Array {
+  const r = new FlatReader(bytes);
+  const patches: { field: number; dims: number[] }[] = [];
+  try {
+    const model = r.deref(0);
+    // OperatorCode: 1 custom_code.
+    const codes = r.tables(model, 1).map((code) => r.string(code, 1));
+    const subgraph = r.tables(model, 2)[0];
+    if (subgraph === undefined) return bytes;
+    const tensors = r.tables(subgraph, 0);
+    for (const op of r.tables(subgraph, 3)) {
+      // Operator: 0 opcode_index, 2 outputs, 5 custom_options (a FlexBuffer map).
+      const opcode = r.field(op, 0) === 0 ? 0 : r.u32(r.field(op, 0));
+      if (codes[opcode] !== DETECTION_POSTPROCESS) continue;
+      const [start, length] = r.vector(op, 5, 1);
+      const options = toObject(bytes.slice(start, start + length).buffer) as { max_detections?: number; max_classes_per_detection?: number };
+      const n = (options.max_detections ?? 10) * (options.max_classes_per_detection ?? 1);
+      const shapes = [[1, n, 4], [1, n], [1, n], [1]];
+      r.int32s(op, 2).forEach((t, k) => {
+        const tensor = tensors[t];
+        const shapeField = tensor === undefined ? 0 : r.field(tensor, 0);
+        if (tensor === undefined || k >= shapes.length || r.int32s(tensor, 0).length > 0) return;
+        if (shapeField === 0) throw new RangeError(`output ${t} of ${DETECTION_POSTPROCESS} has no shape field to fill`);
+        patches.push({ field: shapeField, dims: shapes[k]! });
+      });
+    }
+  } catch (err) {
+    throw new EdgeloopError('MODEL_INVALID', `cannot give the detection outputs static shapes: ${messageOf(err)}`, { cause: err });
+  }
+  if (patches.length === 0) return bytes;
+  const base = Math.ceil(bytes.length / 4) * 4;
+  const out = new Uint8Array(base + patches.reduce((n, p) => n + 4 * (1 + p.dims.length), 0));
+  out.set(bytes);
+  const view = new DataView(out.buffer);
+  let at = base;
+  for (const { field, dims } of patches) {
+    view.setUint32(field, at - field, true);
+    view.setUint32(at, dims.length, true);
+    dims.forEach((d, i) => view.setInt32(at + 4 + 4 * i, d, true));
+    at += 4 * (1 + dims.length);
+  }
+  return out;
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TensorInfo } from '../../src/inference/engine.ts';
-import { decodeBlazeface, SHORT_RANGE, ssdAnchors } from '../../src/inference/postprocess/blazeface.ts';
+import { decodeRawSsd, ssdAnchors } from '../../src/inference/postprocess/anchors.ts';
+import type { AnchorSpec } from '../../src/inference/postprocess/anchors.ts';
+import { BLAZEFACE_ANCHORS, decodeBlazeface } from '../../src/inference/postprocess/blazeface.ts';
 import { classify, softmax } from '../../src/inference/postprocess/classification.ts';
 import { iou, nms, weightedNms } from '../../src/inference/postprocess/nms.ts';
 import { decodeSsd } from '../../src/inference/postprocess/ssd.ts';
@@ -109,12 +111,12 @@ describe('yolo', () => {
 
 describe('blazeface', () => {
   it('generates the 896 short-range anchors', () => {
-    const anchors = ssdAnchors(SHORT_RANGE);
-    assert.equal(anchors.length, 896 * 2);
-    // First: stride 8 grid (16×16, 2 per cell); then stride 16 (8×8, 6 per cell).
-    assert.deepEqual([anchors[0], anchors[1]], [0.5 / 16, 0.5 / 16]);
-    assert.deepEqual([anchors[512 * 2], anchors[512 * 2 + 1]], [0.5 / 8, 0.5 / 8]);
-    assert.deepEqual([anchors[895 * 2], anchors[895 * 2 + 1]], [7.5 / 8, 7.5 / 8]);
+    const anchors = ssdAnchors(BLAZEFACE_ANCHORS, 128, 128);
+    assert.equal(anchors.length, 896 * 4);
+    // First: stride 8 grid (16×16, 2 per cell); then stride 16 (8×8, 6 per cell); all 1×1.
+    assert.deepEqual(Array.from(anchors.subarray(0, 4)), [0.5 / 16, 0.5 / 16, 1, 1]);
+    assert.deepEqual([anchors[512 * 4], anchors[512 * 4 + 1]], [0.5 / 8, 0.5 / 8]);
+    assert.deepEqual([anchors[895 * 4], anchors[895 * 4 + 1]], [7.5 / 8, 7.5 / 8]);
   });
 
   it('decodes a box relative to its anchor, with sigmoid scores', () => {
@@ -129,11 +131,72 @@ describe('blazeface', () => {
     assert.equal(rest.length, 0);
     assert.equal(face!.label, 'face');
     near(face!.score, 1 / (1 + Math.exp(-2)));
-    const anchors = ssdAnchors(SHORT_RANGE);
-    assert.deepEqual([anchors[i * 2], anchors[i * 2 + 1]], [6.5 / 8, 1.5 / 8]);
+    const anchors = ssdAnchors(BLAZEFACE_ANCHORS, 128, 128);
+    assert.deepEqual([anchors[i * 4], anchors[i * 4 + 1]], [6.5 / 8, 1.5 / 8]);
     near(face!.box.x, 6.5 / 8 - 0.1 - 0.125);
     near(face!.box.y, 1.5 / 8 + 0.05 - 0.1875);
     near(face!.box.w, 0.25);
     near(face!.box.h, 0.375);
+  });
+});
+
+describe('raw SSD with anchors (TF Object Detection API coding)', () => {
+  // The Open Images SSD of MediaPipe's Objectron: 300×300, six layers, 1917 anchors.
+  const OID: AnchorSpec = {
+    minScale: 0.2,
+    maxScale: 0.95,
+    strides: [16, 32, 64, 128, 256, 512],
+    aspectRatios: [1, 2, 0.5, 3, 0.3333],
+    reduceBoxesInLowestLayer: true,
+    interpolatedScaleAspectRatio: 1,
+    fixedAnchorSize: false,
+  };
+
+  it('generates the 1917 anchors: 3 per cell on the 19×19 grid, then 6 per cell, with their sizes', () => {
+    const anchors = ssdAnchors(OID, 300, 300);
+    assert.equal(anchors.length / 4, 19 * 19 * 3 + 10 * 10 * 6 + 5 * 5 * 6 + 3 * 3 * 6 + 2 * 2 * 6 + 6);
+    // Lowest layer: 0.1 at 1:1, then 2:1 and 1:2 at its scale (0.2).
+    near(anchors[0]!, 0.5 / 19);
+    near(anchors[2]!, 0.1);
+    near(anchors[3]!, 0.1);
+    near(anchors[4 + 2]!, 0.2 * Math.SQRT2);
+    near(anchors[4 + 3]!, 0.2 / Math.SQRT2);
+    // Second layer (scale 0.35): 1:1 first; the last box is the interpolated one, sqrt(0.35 × 0.5) square.
+    const second = 19 * 19 * 3 * 4;
+    near(anchors[second]!, 0.5 / 10);
+    near(anchors[second + 2]!, 0.35);
+    near(anchors[second + 5 * 4 + 2]!, Math.sqrt(0.35 * 0.5));
+    // The last layer's interpolated box uses scale 1 as "next".
+    near(anchors[anchors.length - 2]!, Math.sqrt(0.95 * 1));
+  });
+
+  it('decodes (y, x, h, w) regressions with exponential sizes, skips the background class, suppresses overlaps', () => {
+    const anchors = ssdAnchors(OID, 300, 300);
+    const n = anchors.length / 4;
+    const classes = 3;
+    const boxes = new Float32Array(n * 4);
+    const logits = new Float32Array(n * classes).fill(-8);
+    const a = 1083 + (5 * 10 + 5) * 6; // the 1:1 anchor of cell (5, 5) of the 10×10 grid
+    const [acx, acy, aw, ah] = anchors.subarray(a * 4, a * 4 + 4);
+    boxes.set([1, -2, Math.log(2) * 5, 0], a * 4);
+    logits[a * classes + 0] = 9; // background: ignored even though it is the highest
+    logits[a * classes + 2] = 1.5;
+    const cx = acx! + (-2 / 10) * aw!;
+    const cy = acy! + (1 / 10) * ah!;
+    // A second, weaker box of the same class at the same place (from the next anchor of the cell) is suppressed.
+    const [bcx, bcy, bw, bh] = anchors.subarray((a + 1) * 4, (a + 2) * 4);
+    boxes.set([((cy - bcy!) / bh!) * 10, ((cx - bcx!) / bw!) * 10, Math.log((2 * ah!) / bh!) * 5, Math.log(aw! / bw!) * 5], (a + 1) * 4);
+    logits[(a + 1) * classes + 2] = 1;
+    const outputs = [f32('box_encodings', [1, n, 4]), f32('class_predictions', [1, n, classes])];
+    const ctx = context(outputs, { labels: ['background', 'person', 'car'], inputWidth: 300, inputHeight: 300, frameWidth: 300, frameHeight: 300 });
+    const spec = { anchors: OID, boxScale: [10, 10, 5, 5] as const, order: 'yx' as const, exponential: true, ignoreClasses: [0] };
+    const got = decodeRawSsd([boxes, logits], ctx, spec);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.label, 'car');
+    near(got[0]!.score, 1 / (1 + Math.exp(-1.5)));
+    near(got[0]!.box.w, aw!);
+    near(got[0]!.box.h, 2 * ah!);
+    near(got[0]!.box.x, cx - aw! / 2);
+    near(got[0]!.box.y, cy - ah!);
   });
 });

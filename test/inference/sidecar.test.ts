@@ -16,7 +16,7 @@ describe('sidecar', () => {
 
   it('names the key path of each error', () => {
     const errors = sidecarErrors({ name: 'x', task: 'segmentation', input: { layout: 'HWC', mean: [1, 2] }, score_threshold: 2, colour: 'red' });
-    assert.ok(errors.includes('task: must be one of classification|detection-ssd|detection-yolo|detection-blazeface'), errors.join('\n'));
+    assert.ok(errors.includes('task: must be one of classification|detection-ssd|detection-ssd-anchors|detection-yolo|detection-blazeface'), errors.join('\n'));
     assert.ok(errors.includes('version: is required'));
     assert.ok(errors.includes('input.layout: must be one of NHWC|NCHW'));
     assert.ok(errors.some((e) => e.startsWith('input.mean: ')));

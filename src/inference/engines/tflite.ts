@@ -2,7 +2,7 @@
 import { EdgeloopError, messageOf } from '../../errors.ts';
 import { assertInputs, concreteShape, readModelBytes } from '../engine.ts';
 import type { Engine, LoadOptions, Session, TensorData } from '../engine.ts';
-import { readTfliteModel } from '../tflite-model.ts';
+import { readTfliteModel, withStaticDetectionShapes } from '../tflite-model.ts';
 import { liteRtRuntime } from './litert-runtime.ts';
 import type { LiteRtModule } from './litert-runtime.ts';
 
@@ -10,7 +10,10 @@ import type { LiteRtModule } from './litert-runtime.ts';
 const SUPPORTED = new Set(['float32', 'int32', 'uint8']);
 
 async function load(model: string | Uint8Array, options: LoadOptions = {}): Promise<Session> {
-  const bytes = await readModelBytes(model);
+  const file = await readModelBytes(model);
+  // Checked whole before anything else walks it; then read again with the shapes LiteRT.js needs filled in.
+  readTfliteModel(file);
+  const bytes = withStaticDetectionShapes(file);
   const { inputs, outputs } = readTfliteModel(bytes);
   for (const t of [...inputs, ...outputs]) {
     if (!SUPPORTED.has(t.dtype)) {

@@ -1,6 +1,7 @@
 // What every post-processor gets and gives: raw outputs in, detections normalized to the frame out.
 import type { TensorData, TensorInfo } from '../engine.ts';
 import type { Placement } from '../preprocess.ts';
+import type { RawSsdSpec } from './anchors.ts';
 
 export interface Box {
   /** Left, top, width, height as fractions of the frame. */
@@ -26,6 +27,8 @@ export interface PostContext {
   softmax: boolean | 'auto';
   yoloVersion?: 'v5' | 'v8';
   nms: 'weighted' | 'plain';
+  /** detection-ssd-anchors: anchors and box coding from the sidecar. */
+  rawSsd?: RawSsdSpec;
   inputWidth: number;
   inputHeight: number;
   frameWidth: number;
