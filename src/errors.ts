@@ -36,6 +36,7 @@ export const ERRORS = {
   SIDECAR_INVALID: { status: 422, hint: 'fix the listed keys of the model sidecar' },
   ENGINE_UNAVAILABLE: { status: 501, hint: 'the inference runtime is not installed for this platform' },
   IMAGE_INVALID: { status: 422, hint: 'give a readable PNG or JPEG file' },
+  INFERENCE_SKIPPED: { status: 503, hint: 'the inference pool did not run the request (the reason is counted); raise workers, queue_size or the budget if it happens often' },
   // lifecycle
   SHUTDOWN_TIMEOUT: { status: 500, hint: 'a component did not stop in time; see the log for which' },
   INTERNAL: { status: 500, hint: 'an unexpected fault: the gateway log has the details; please report it' },

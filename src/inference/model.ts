@@ -26,6 +26,8 @@ export interface InferenceResult {
 export interface InferenceModel {
   readonly sidecar: Sidecar;
   readonly modelPath: string;
+  /** Class names by class number (the model's numbers where a label is missing). */
+  readonly labels: readonly string[];
   readonly session: Session;
   readonly preprocessor: Preprocessor;
   /** Detections in fractions of the frame; with `crop` (pixels), only that part of the frame is looked at. */
@@ -179,6 +181,7 @@ export async function loadModel(file: string, options: ModelOptions = {}): Promi
   return {
     sidecar,
     modelPath,
+    labels,
     session,
     preprocessor,
     async infer(frame: Frame, crop?: Crop): Promise<InferenceResult> {
