@@ -1,7 +1,7 @@
 // A test engine whose model file is a script: what it outputs (TFLite SSD post-process layout), how long each run
 // blocks its thread, and which input makes it hang for good — so pool and camera tests can provoke slow
 // inference, skips and the watchdog. Register it in a pool with `engine_modules: [SCRIPTED_ENGINE]`.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EdgeloopError } from '../../src/errors.ts';
 import { assertInputs, readModelBytes } from '../../src/inference/engine.ts';
@@ -75,10 +75,4 @@ export function scriptedModel(name: string, script: Script, sidecar: { version?:
   const body = { name, version: sidecar.version ?? '1', task: 'detection-ssd', engine: 'scripted', model: `${name}.scripted`, labels: sidecar.labels ?? ['person', 'car'], score_threshold: 0.1 };
   writeFileSync(json, JSON.stringify(body));
   return json;
-}
-
-/** The script a sidecar written by scriptedModel points at, rewritten (the next load of that model picks it up). */
-export function rewriteScript(sidecarPath: string, script: Script): void {
-  const { model } = JSON.parse(readFileSync(sidecarPath, 'utf8')) as { model: string };
-  writeFileSync(path.join(path.dirname(sidecarPath), model), JSON.stringify(script));
 }

@@ -1,6 +1,8 @@
 // Who runs next: one FIFO per camera inside one bounded queue, served in fair order (the camera that has had the
-// fewest model runs goes first), with a global budget of model runs per second shared fairly too. Requests that
-// cannot be served are refused at once with a reason; nothing waits unboundedly.
+// fewest model runs goes first), with a global budget of model runs per second shared fairly too: a token bucket
+// per active camera filled at budget / cameras, whose overflow goes to a shared bucket anyone may draw on, so a
+// camera that asks less leaves its unused share to the others. Requests that cannot be served are refused at once
+// with a reason; nothing waits unboundedly.
 
 export type SkipReason = 'queue_full' | 'budget' | 'stale' | 'timeout' | 'crashed' | 'aborted' | 'closed';
 
@@ -28,13 +30,15 @@ interface CameraState<T> {
   queue: Ticket<T>[];
   /** Model runs dispatched, the camera's virtual time: the lowest goes first. */
   served: number;
-  /** Admissions of the last second against the budget: [time, cost]. */
-  recent: [number, number][];
+  /** Its own budget tokens. */
+  tokens: number;
   lastSeen: number;
 }
 
 /** A camera that asked within this window counts for the budget's fair share. */
 const ACTIVE_MS = 2000;
+/** Float sums of refills are not exact: 20 × 0.05 may fall short of 1. */
+const EPSILON = 1e-9;
 
 export type Admission<T> = { ok: true; ticket: Ticket<T>; evicted?: Ticket<T> } | { ok: false; reason: 'queue_full' | 'budget' };
 
@@ -45,7 +49,8 @@ export class FairScheduler<T> {
   readonly #now: () => number;
   readonly #cameras = new Map<string, CameraState<T>>();
   #depth = 0;
-  #tokens: number;
+  /** Budget tokens anyone may use: the first second's burst and what full camera buckets overflow. */
+  #shared: number;
   #refilledAt: number;
 
   constructor(options: SchedulerOptions) {
@@ -55,7 +60,8 @@ export class FairScheduler<T> {
     this.budgetPerS = options.budgetPerS;
     this.maxWaitMs = options.maxWaitMs;
     this.#now = options.now ?? (() => performance.now());
-    this.#tokens = this.#burst;
+    // Up to one second of budget can be used at once.
+    this.#shared = this.budgetPerS ?? 0;
     this.#refilledAt = this.#now();
   }
 
@@ -68,15 +74,10 @@ export class FairScheduler<T> {
     return this.#cameras.get(camera)?.queue.length ?? 0;
   }
 
-  /** Up to one second of budget can be used at once. */
-  get #burst(): number {
-    return this.budgetPerS ?? Infinity;
-  }
-
   #camera(name: string): CameraState<T> {
     let state = this.#cameras.get(name);
     if (!state) {
-      state = { queue: [], served: this.#minServed(), recent: [], lastSeen: this.#now() };
+      state = { queue: [], served: this.#minServed(), tokens: 0, lastSeen: this.#now() };
       this.#cameras.set(name, state);
     }
     return state;
@@ -89,43 +90,56 @@ export class FairScheduler<T> {
     return Number.isFinite(min) ? min : Math.max(0, ...Array.from(this.#cameras.values(), (c) => c.served));
   }
 
-  #refill(now: number): void {
-    if (this.budgetPerS === undefined) return;
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) * this.budgetPerS) / 1000);
+  /** Shares the tokens earned since the last refill among the active cameras; what their buckets cannot hold is shared. */
+  #refill(rate: number, now: number): void {
+    const active = [...this.#cameras.values()].filter((c) => now - c.lastSeen <= ACTIVE_MS);
+    const n = Math.max(active.length, 1);
+    const each = ((now - this.#refilledAt) * rate) / 1000 / n;
     this.#refilledAt = now;
+    let spill = active.length === 0 ? each : 0;
+    for (const c of this.#cameras.values()) {
+      if (now - c.lastSeen > ACTIVE_MS) {
+        // An idle camera's saved tokens go back to everyone.
+        spill += c.tokens;
+        c.tokens = 0;
+        continue;
+      }
+      const kept = Math.min(each, Math.max(rate / n - c.tokens, 0));
+      c.tokens += kept;
+      spill += each - kept;
+    }
+    const held = active.reduce((sum, c) => sum + c.tokens, 0);
+    this.#shared = Math.min(this.#shared + spill, Math.max(rate - held, 0));
   }
 
-  /**
-   * The budget's fair share: a camera that used less than budget / active cameras in the last second may take any
-   * token left; one above its share only takes a token while one is still left for each other active camera.
-   */
-  #budgetAllows(state: CameraState<T>, cost: number, now: number): boolean {
+  /** Takes `cost` tokens from the camera's own bucket, then from the shared one; false when they do not add up. */
+  #spend(state: CameraState<T>, cost: number, now: number): boolean {
     if (this.budgetPerS === undefined) return true;
-    this.#refill(now);
-    if (cost > this.#burst || this.#tokens < cost) return false;
-    while (state.recent.length > 0 && now - state.recent[0]![0] > 1000) state.recent.shift();
-    let active = 0;
-    for (const c of this.#cameras.values()) if (now - c.lastSeen <= ACTIVE_MS) active++;
-    const used = state.recent.reduce((n, [, c]) => n + c, 0);
-    return used + cost <= this.budgetPerS / Math.max(active, 1) || this.#tokens >= cost + (active - 1);
+    this.#refill(this.budgetPerS, now);
+    if (state.tokens + this.#shared + EPSILON < cost) return false;
+    const own = Math.min(state.tokens, cost);
+    state.tokens -= own;
+    this.#shared = Math.max(this.#shared - (cost - own), 0);
+    return true;
   }
 
   admit(camera: string, cost: number, item: T): Admission<T> {
     const now = this.#now();
     const state = this.#camera(camera);
     state.lastSeen = now;
-    if (!this.#budgetAllows(state, cost, now)) return { ok: false, reason: 'budget' };
     // Fair share of the queue: capacity / cameras waiting (this one included).
     let waiting = state.queue.length === 0 ? 1 : 0;
     for (const c of this.#cameras.values()) if (c.queue.length > 0) waiting++;
-    const share = Math.ceil(this.capacity / waiting);
-    if (state.queue.length >= share) return { ok: false, reason: 'queue_full' };
-    let evicted: Ticket<T> | undefined;
+    if (state.queue.length >= Math.ceil(this.capacity / waiting)) return { ok: false, reason: 'queue_full' };
+    // Full, but this camera is under its share: the newest request of the longest queue will make room.
+    let longest: CameraState<T> | undefined;
     if (this.#depth >= this.capacity) {
-      // Full, but this camera is under its share: the newest request of the longest queue makes room.
-      let longest: CameraState<T> | undefined;
       for (const c of this.#cameras.values()) if (!longest || c.queue.length > longest.queue.length) longest = c;
       if (!longest || longest.queue.length <= state.queue.length + 1) return { ok: false, reason: 'queue_full' };
+    }
+    if (!this.#spend(state, cost, now)) return { ok: false, reason: 'budget' };
+    let evicted: Ticket<T> | undefined;
+    if (longest) {
       evicted = longest.queue.pop()!;
       this.#depth--;
       this.#refund(evicted);
@@ -134,10 +148,6 @@ export class FairScheduler<T> {
     const ticket: Ticket<T> = { camera, cost, enqueuedAt: now, item };
     state.queue.push(ticket);
     this.#depth++;
-    if (this.budgetPerS !== undefined) {
-      this.#tokens -= cost;
-      state.recent.push([now, cost]);
-    }
     return evicted ? { ok: true, ticket, evicted } : { ok: true, ticket };
   }
 
@@ -186,12 +196,9 @@ export class FairScheduler<T> {
     return all;
   }
 
-  /** Budget spent on a request that will not run is given back. */
+  /** Budget spent on a request that will not run goes back to its camera. */
   #refund(ticket: Ticket<T>): void {
-    if (this.budgetPerS === undefined) return;
-    this.#tokens = Math.min(this.#burst, this.#tokens + ticket.cost);
-    const recent = this.#cameras.get(ticket.camera)?.recent;
-    const at = recent?.findIndex(([t]) => t === ticket.enqueuedAt) ?? -1;
-    if (at >= 0) recent!.splice(at, 1);
+    const state = this.#cameras.get(ticket.camera);
+    if (this.budgetPerS !== undefined && state) state.tokens += ticket.cost;
   }
 }
