@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { LETTERBOX_FILL, Preprocessor } from '../../src/inference/preprocess.ts';
 import type { Frame, InputSpec } from '../../src/inference/preprocess.ts';
 import { prng } from '../fixtures/nets.ts';
+import { toYuv420p, vtestFrame } from '../support/footage.ts';
 
 function randomFrame(width: number, height: number, seed: number): Frame {
   const rand = prng(seed);
@@ -90,6 +91,30 @@ describe('preprocess', () => {
     const c = p.run(randomFrame(32, 32, 6));
     assert.equal(c.tensor, a.tensor);
     assert.notEqual(c.placement, a.placement);
+  });
+
+  it('looks at a crop only: the same tensor as the frame cut to it', () => {
+    const frame = randomFrame(120, 90, 8);
+    const crop = { x: 30, y: 20, w: 60, h: 48 };
+    const cut: Frame = { width: crop.w, height: crop.h, data: new Uint8Array(crop.w * crop.h * 3) };
+    for (let y = 0; y < crop.h; y++) cut.data.set(frame.data.subarray(((crop.y + y) * 120 + crop.x) * 3, ((crop.y + y) * 120 + crop.x + crop.w) * 3), y * crop.w * 3);
+    const spec = { ...base, width: 30, height: 24 };
+    const a = new Preprocessor(spec).run(frame, crop);
+    const b = new Preprocessor(spec).run(cut);
+    assert.deepEqual(a.placement, b.placement);
+    for (let i = 0; i < a.tensor.length; i++) assert.ok(Math.abs(a.tensor[i]! - b.tensor[i]!) < 1e-4, `${i}: ${a.tensor[i]} vs ${b.tensor[i]}`);
+  });
+
+  it("reads yuv420p as ffmpeg writes it: the same pixels as ffmpeg's own RGB, within chroma subsampling", async () => {
+    const rgb = await vtestFrame(3);
+    const yuv = await toYuv420p(rgb);
+    const spec: InputSpec = { ...base, width: 300, height: 300, dtype: 'uint8', mean: [0, 0, 0], std: [1, 1, 1], quantization: { scale: 1, zeroPoint: 0 } };
+    const a = new Preprocessor(spec).run(rgb).tensor.slice();
+    const b = new Preprocessor(spec).run(yuv).tensor;
+    const diffs = Array.from(a, (v, i) => Math.abs(v - b[i]!)).sort((x, y) => x - y);
+    const mean = diffs.reduce((n, d) => n + d, 0) / diffs.length;
+    assert.ok(mean < 2, `mean |diff| ${mean.toFixed(2)} levels`);
+    assert.ok(diffs[Math.floor(diffs.length * 0.99)]! <= 12, `99th percentile ${diffs[Math.floor(diffs.length * 0.99)]} levels`);
   });
 
   it('turns a 640×480 frame into a 224×224 float tensor in a few milliseconds', () => {
