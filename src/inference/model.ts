@@ -5,7 +5,7 @@ import path from 'node:path';
 import { EdgeloopError } from '../errors.ts';
 import { resolveAsset } from './assets.ts';
 import { describeTensor } from './engine.ts';
-import type { LoadOptions, Session, TensorInfo } from './engine.ts';
+import type { LoadOptions, Session, TensorData, TensorInfo } from './engine.ts';
 import { engineFor } from './engines/registry.ts';
 import { ssdAnchors } from './postprocess/anchors.ts';
 import type { RawSsdSpec } from './postprocess/anchors.ts';
@@ -21,6 +21,8 @@ export const DEFAULT_SCORE_THRESHOLD = 0.6;
 export interface InferenceResult {
   detections: Detection[];
   timings_ms: { preprocess: number; inference: number; postprocess: number };
+  /** What went into the model and came out (reused buffers: read them before the next run). */
+  tensors: { input: TensorData; outputs: TensorData[] };
 }
 
 export interface InferenceModel {
@@ -204,7 +206,7 @@ export async function loadModel(file: string, options: ModelOptions = {}): Promi
         }));
       }
       const t3 = performance.now();
-      return { detections, timings_ms: { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 } };
+      return { detections, timings_ms: { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 }, tensors: { input: tensor, outputs } };
     },
     dispose: () => session.dispose(),
   };

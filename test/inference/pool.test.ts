@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { isEdgeloopError } from '../../src/errors.ts';
+import { registerPoolMetrics } from '../../src/inference/pool/metrics.ts';
 import { InferencePool, InferenceSkipped } from '../../src/inference/pool/pool.ts';
-import type { DetectRequest, DetectResult, PoolOptions } from '../../src/inference/pool/pool.ts';
+import type { DetectRequest, DetectResult, InferenceObservation, PoolOptions } from '../../src/inference/pool/pool.ts';
 import type { SkipReason } from '../../src/inference/pool/scheduler.ts';
 import { frameBytes } from '../../src/inference/preprocess.ts';
 import type { Frame } from '../../src/inference/preprocess.ts';
@@ -89,6 +91,34 @@ describe('inference pool: requests', () => {
     await assert.rejects(p.detect(request('a', { frame: { width: 64, height: 48, data: new Uint8Array(10) } })), (err) => isEdgeloopError(err, 'MODEL_INPUT'));
     await assert.rejects(p.detect(request('a', { regions: [{ x: 100, y: 100, w: 10, h: 10 }] })), (err) => isEdgeloopError(err, 'MODEL_INPUT') && /outside/.test(err.message));
     assert.equal(p.stats().requests.failed, failedBefore + 2);
+  });
+
+  it('observes every request for health checks (digests of inputs and outputs, non-finite outputs) and in metrics', async () => {
+    const registry = new Registry();
+    registerPoolMetrics(registry, p);
+    const seen: InferenceObservation[] = [];
+    p.on('inference', (o) => seen.push(o));
+    await p.detect(request('a'));
+    await p.detect(request('a', { frame: grey(64, 48, 60) }));
+    await assert.rejects(p.detect(request('a', { frame: { width: 64, height: 48, data: new Uint8Array(3) } })));
+    assert.deepEqual(seen.map((o) => [o.name, o.version, o.ok, o.run_ms.length, o.non_finite]), [
+      ['pool-basic', 0, true, 1, false],
+      ['pool-basic', 0, true, 1, false],
+      ['pool-basic', 0, false, 0, false],
+    ]);
+    assert.notEqual(seen[0]!.input_digest, seen[1]!.input_digest, 'different frames, different input digests');
+    assert.equal(seen[0]!.output_digest, seen[1]!.output_digest, 'the scripted model answers the same to everything');
+    assert.equal(seen[2]!.error, 'EDGELOOP_ERR_MODEL_INPUT');
+    assert.deepEqual(seen[0]!.detections, [{ label: 'person', score: 0.9 }, { label: 'car', score: 0.8 }].map((d) => ({ ...d, score: Math.fround(d.score) })));
+    const text = await registry.metrics();
+    assert.match(text, /edgeloop_inference_run_seconds_count\{model="pool-basic",version="0"\} 2/);
+    assert.match(text, /edgeloop_inference_failures_total\{model="pool-basic",version="0",error="EDGELOOP_ERR_MODEL_INPUT"\} 1/);
+    assert.match(text, /edgeloop_inference_queue_depth 0/);
+    const broken = pool();
+    await broken.load('m', scriptedModel('pool-nan', { nan_scores: true, detections: [PERSON] }));
+    const observed = once(broken, 'inference');
+    await broken.detect(request('a'));
+    assert.equal((await observed)[0].non_finite, true);
   });
 
   it('gives up on a request whose caller aborts while it waits', async () => {

@@ -21,6 +21,8 @@ export interface Script {
   detections?: { box: [number, number, number, number]; class: number; score: number }[];
   /** Loading fails with MODEL_INVALID. */
   fail_load?: boolean;
+  /** Scores come out as NaN (a broken model). */
+  nan_scores?: boolean;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -56,7 +58,7 @@ async function load(model: string | Uint8Array): Promise<Session> {
       return [
         Float32Array.from(found.flatMap((d) => d.box)),
         Float32Array.from(found, (d) => d.class),
-        Float32Array.from(found, (d) => d.score),
+        Float32Array.from(found, (d) => (script.nan_scores ? NaN : d.score)),
         Float32Array.of(found.length),
       ];
     },

@@ -79,8 +79,8 @@ export interface PoolStats {
 }
 
 export interface PoolEvents {
-  /** One model run (one region) finished. */
-  run: [{ camera: string; model: string; name: string; version: number; ms: number }];
+  /** A request ran, or failed in its worker: what a health check compares between versions. */
+  inference: [InferenceObservation];
   skip: [{ camera: string; model: string; reason: SkipReason }];
   /** A run overran infer_timeout_s: its worker is being replaced (the camera is stalled meanwhile). */
   stall: [{ worker: number; camera: string | undefined; model: string | undefined; after_ms: number }];
@@ -89,6 +89,25 @@ export interface PoolEvents {
   swap: [{ model: string; from: { name: string; version: number }; to: { name: string; version: number }; kind: 'activate' | 'rollback' }];
   /** A replaced, rolled-back or discarded version was unloaded from every worker. */
   dispose: [{ model: string; name: string; version: number }];
+}
+
+export interface InferenceObservation {
+  camera: string;
+  /** The key the model is loaded under, and the version that ran. */
+  model: string;
+  name: string;
+  version: number;
+  ok: boolean;
+  /** Why not: a skip reason (`timeout`, `crashed`) or an error code. */
+  error?: string;
+  /** Per region run, ms. */
+  run_ms: number[];
+  /** Some raw output was NaN or infinite. */
+  non_finite: boolean;
+  /** Digests of the input tensors and raw outputs (equal outputs for different inputs: a broken model). */
+  input_digest?: number;
+  output_digest?: number;
+  detections: { label: string; score: number }[];
 }
 
 export type VersionState = 'candidate' | 'active' | 'previous' | 'retired';
@@ -324,6 +343,12 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     }));
   }
 
+  /** The active version's input size (its larger side, px): regions smaller than this are upscaled. */
+  inputSize(key: string): number | undefined {
+    const input = this.#models.get(key)?.active?.info?.input;
+    return input && Math.max(input.width, input.height);
+  }
+
   // ── requests ───────────────────────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -492,12 +517,21 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     p.cleanup();
     this.#release(version);
     this.#served++;
-    const model = version.info!;
     for (const ms of reply.run_ms) {
       version.stats.runs++;
       version.stats.histogram.observe(ms);
-      this.emit('run', { camera: ticket.camera, model: version.key, name: model.name, version: version.version, ms });
     }
+    this.emit('inference', {
+      camera: ticket.camera,
+      model: version.key,
+      ...this.#id(version),
+      ok: true,
+      run_ms: reply.run_ms,
+      non_finite: reply.non_finite,
+      input_digest: reply.input_digest,
+      output_digest: reply.output_digest,
+      detections: reply.detections.map((d) => ({ label: d.label, score: d.score })),
+    });
     p.resolve({
       detections: reply.detections,
       inference_ms: reply.run_ms.reduce((a, b) => a + b, 0),
@@ -510,9 +544,15 @@ export class InferencePool extends EventEmitter<PoolEvents> {
   #fail(ticket: Ticket<Pending>, version: Version, err: Error): void {
     ticket.item.cleanup();
     this.#release(version);
-    if (!(err instanceof InferenceSkipped)) {
+    const lost = err instanceof InferenceSkipped;
+    if (!lost) {
       this.#failed++;
       version.stats.failures++;
+    }
+    // Every failure in a worker is observed (timeouts and crashes too); refusals before running are not.
+    if (!lost || err.reason === 'timeout' || err.reason === 'crashed') {
+      const error = err instanceof InferenceSkipped ? err.reason : ((err as EdgeloopError).code ?? err.message);
+      this.emit('inference', { camera: ticket.camera, model: version.key, ...this.#id(version), ok: false, error, run_ms: [], non_finite: false, detections: [] });
     }
     ticket.item.reject(err);
   }

@@ -34,6 +34,11 @@ export interface DetectReply {
   detections: Detection[];
   /** Per region: pre-processing + run + post-processing, ms. */
   run_ms: number[];
+  /** Some raw output was NaN or infinite. */
+  non_finite: boolean;
+  /** Digests of the input tensors and of the raw outputs: a model that answers the same to different inputs is broken. */
+  input_digest: number;
+  output_digest: number;
 }
 
 export type WorkerRequest =

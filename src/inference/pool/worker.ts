@@ -3,8 +3,7 @@
 // the model's input and mapping the boxes back to the frame happen here.
 import { parentPort, workerData } from 'node:worker_threads';
 import { EdgeloopError } from '../../errors.ts';
-import type { Session } from '../engine.ts';
-import type { Engine } from '../engine.ts';
+import type { Engine, Session, TensorData } from '../engine.ts';
 import { engineFor, registerEngine } from '../engines/registry.ts';
 import { loadModel } from '../model.ts';
 import type { InferenceModel } from '../model.ts';
@@ -59,13 +58,32 @@ async function detect(ref: string, frame: Frame, regions: Crop[]): Promise<Detec
   const crops = regions.length === 0 ? [undefined] : regions.map((r) => clip(r, frame));
   const detections: Detection[] = [];
   const runMs: number[] = [];
+  let nonFinite = false;
+  let inputDigest = FNV_OFFSET;
+  let outputDigest = FNV_OFFSET;
   for (const crop of crops) {
     const t0 = performance.now();
-    detections.push(...(await model.infer(frame, crop)).detections);
+    const result = await model.infer(frame, crop);
     runMs.push(performance.now() - t0);
+    detections.push(...result.detections);
+    inputDigest = digest(result.tensors.input, inputDigest);
+    for (const out of result.tensors.outputs) {
+      outputDigest = digest(out, outputDigest);
+      nonFinite ||= out instanceof Float32Array && !out.every(Number.isFinite);
+    }
   }
   const merged = crops.length > 1 ? mergeRegions(detections, model.sidecar.iou_threshold ?? 0.45) : detections;
-  return { detections: merged, run_ms: runMs };
+  return { detections: merged, run_ms: runMs, non_finite: nonFinite, input_digest: inputDigest, output_digest: outputDigest };
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+
+/** FNV-1a over (up to 4096 evenly spread) bytes of a tensor, continuing `hash`: cheap, and enough to tell outputs apart. */
+function digest(data: TensorData, hash: number): number {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const step = Math.max(1, Math.floor(bytes.length / 4096));
+  for (let i = 0; i < bytes.length; i += step) hash = Math.imul(hash ^ bytes[i]!, 0x01000193) >>> 0;
+  return hash;
 }
 
 async function load(spec: ModelSpec): Promise<ModelSummary> {
