@@ -130,7 +130,6 @@ interface Version {
   state: VersionState;
   info: ModelSummary | undefined;
   inflight: number;
-  stats: VersionStats;
 }
 
 interface VersionStats {
@@ -259,7 +258,6 @@ export class InferencePool extends EventEmitter<PoolEvents> {
       state: 'candidate',
       info: undefined,
       inflight: 0,
-      stats: undefined as unknown as VersionStats,
     };
     this.#candidates.add(version);
     try {
@@ -269,7 +267,6 @@ export class InferencePool extends EventEmitter<PoolEvents> {
       this.#retire(version);
       throw err;
     }
-    version.stats = this.#statsFor(version.info!.name, version.version);
     return new Candidate(this, version);
   }
 
@@ -289,8 +286,8 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     }
     version.state = 'active';
     slot.active = version;
-    this.#swaps++;
     if (old) {
+      this.#swaps++;
       this.#log?.info({ model: version.key, from: old.version, to: version.version, inflight: old.inflight }, 'model swapped');
       this.emit('swap', { model: version.key, from: this.#id(old), to: this.#id(version), kind: 'activate' });
     }
@@ -517,9 +514,10 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     p.cleanup();
     this.#release(version);
     this.#served++;
+    const stats = this.#statsFor(version);
     for (const ms of reply.run_ms) {
-      version.stats.runs++;
-      version.stats.histogram.observe(ms);
+      stats.runs++;
+      stats.histogram.observe(ms);
     }
     this.emit('inference', {
       camera: ticket.camera,
@@ -547,7 +545,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     const lost = err instanceof InferenceSkipped;
     if (!lost) {
       this.#failed++;
-      version.stats.failures++;
+      this.#statsFor(version).failures++;
     }
     // Every failure in a worker is observed (timeouts and crashes too); refusals before running are not.
     if (!lost || err.reason === 'timeout' || err.reason === 'crashed') {
@@ -756,7 +754,8 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     };
   }
 
-  #statsFor(name: string, version: number): VersionStats {
+  #statsFor(v: Version): VersionStats {
+    const { name, version } = this.#id(v);
     const key = `${name}@${version}`;
     let stats = this.#versionStats.get(key);
     if (!stats) {
