@@ -291,6 +291,19 @@ describe('inference pool: versions', () => {
     assert.throws(() => p.rollback('m'), (err) => isEdgeloopError(err, 'USAGE'));
   });
 
+  it('gives up a prepare when told to, unloading what it loaded', async () => {
+    const p = pool({ workers: 2 });
+    await p.load('m', v1(), { version: 1 });
+    const controller = new AbortController();
+    const disposed = once(p, 'dispose');
+    const preparing = p.prepare('m', v2(), { version: 2, signal: controller.signal });
+    // The first worker's load is under way; the second one's is never started.
+    controller.abort();
+    await assert.rejects(preparing, (err: Error) => err.name === 'AbortError');
+    assert.equal((await disposed)[0].version, 2);
+    assert.equal((await p.detect(request('a'))).model.version, 1);
+  });
+
   it('keeps serving the old version when the new one does not load', async () => {
     const p = pool();
     await p.load('m', v1(), { version: 1 });

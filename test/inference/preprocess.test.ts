@@ -116,15 +116,4 @@ describe('preprocess', () => {
     assert.ok(mean < 2, `mean |diff| ${mean.toFixed(2)} levels`);
     assert.ok(diffs[Math.floor(diffs.length * 0.99)]! <= 12, `99th percentile ${diffs[Math.floor(diffs.length * 0.99)]} levels`);
   });
-
-  it('turns a 640×480 frame into a 224×224 float tensor in a few milliseconds', () => {
-    const p = new Preprocessor({ ...base, width: 224, height: 224 });
-    const frame = randomFrame(640, 480, 7);
-    for (let i = 0; i < 20; i++) p.run(frame);
-    const t0 = performance.now();
-    for (let i = 0; i < 50; i++) p.run(frame);
-    const ms = (performance.now() - t0) / 50;
-    // Generous bound: a shared CI machine; the bench measures the real figure.
-    assert.ok(ms < 6, `${ms.toFixed(2)} ms per frame`);
-  });
 });

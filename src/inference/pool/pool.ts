@@ -112,6 +112,15 @@ export interface InferenceObservation {
 
 export type VersionState = 'candidate' | 'active' | 'previous' | 'retired';
 
+export interface VersionOptions {
+  /** The version number reported with every result (a signed update's; the shipped models are 0). */
+  version?: number;
+  /** Engine name, overriding the sidecar and the file extension. */
+  engine?: string;
+  /** Gives up between two workers' loads (the loaded copies are unloaded). */
+  signal?: AbortSignal;
+}
+
 /** A request the pool did not run, with why; the caller counts it as a skip. */
 export class InferenceSkipped extends EdgeloopError {
   readonly reason: SkipReason;
@@ -234,7 +243,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
   // ── models ─────────────────────────────────────────────────────────────────────────────────────────────────
 
   /** Loads a model under `key` into every worker and makes it active (replacing, then disposing, what was there). */
-  async load(key: string, sidecar: string, options: { version?: number; engine?: string } = {}): Promise<ModelInfo> {
+  async load(key: string, sidecar: string, options: VersionOptions = {}): Promise<ModelInfo> {
     const candidate = await this.prepare(key, sidecar, options);
     candidate.activate();
     this.commit(key);
@@ -245,7 +254,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
    * Loads and warms a new version in every worker without activating it: the current version keeps serving.
    * The candidate can be checked (`candidate.detect`), then activated (swapped in between two requests) or discarded.
    */
-  async prepare(key: string, sidecar: string, options: { version?: number; engine?: string } = {}): Promise<Candidate> {
+  async prepare(key: string, sidecar: string, options: VersionOptions = {}): Promise<Candidate> {
     this.#assertOpen();
     if (!/^[\w.@-]{1,64}$/.test(key)) throw new EdgeloopError('USAGE', `model key "${key}": 1-64 letters, digits, _ . @ -`);
     this.#start();
@@ -262,7 +271,10 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     this.#candidates.add(version);
     try {
       // One worker at a time, so the others keep serving while a worker compiles.
-      for (const slot of this.#slots) await this.#ensureLoaded(slot, version);
+      for (const slot of this.#slots) {
+        options.signal?.throwIfAborted();
+        await this.#ensureLoaded(slot, version);
+      }
     } catch (err) {
       this.#retire(version);
       throw err;
