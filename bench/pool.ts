@@ -109,12 +109,17 @@ export default async function (args: BenchArgs): Promise<Record<string, unknown>
   const height = Number(args.height ?? 480);
   const workerCounts = String(args.workers ?? '1,2').split(',').map(Number);
   const frames = await footageFrames(width, height);
+  const mib = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+  const rssStart = mib();
   const model = await loadModel(DEFAULT_MODEL);
+  const rss: Record<string, number> = { in_process_model_mib: mib() - rssStart };
   const pools = new Map<number, InferencePool>();
   for (const workers of workerCounts) {
+    const before = mib();
     const pool = new InferencePool({ workers, queue_size: 4 * workers });
     await pool.load('default', DEFAULT_MODEL);
     pools.set(workers, pool);
+    rss[`pool_${workers}_workers_mib`] = mib() - before;
   }
   const inProcess: Awaited<ReturnType<typeof inProcessRate>>[] = [];
   const viaPool = new Map<number, Awaited<ReturnType<typeof poolRate>>[]>(workerCounts.map((w) => [w, []]));
@@ -166,6 +171,7 @@ export default async function (args: BenchArgs): Promise<Record<string, unknown>
       };
     }),
     handoff_ms_per_request: handoffMs,
+    rss_added: rss,
     rounds_detail: { in_process_per_s: inProcess.map((p) => p.per_s), pool_per_s: Object.fromEntries([...viaPool].map(([w, runs]) => [w, runs.map((p) => p.per_s)])) },
   };
 }
