@@ -654,6 +654,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
 
   /** Sends a control request (load, unload, engine sessions) to one worker, ahead of waiting detections. */
   #control(slot: WorkerSlot, message: WorkerRequest, timeoutMs: number, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new InferenceSkipped('closed', 'the pool is closed'));
     return new Promise((resolve, reject) => {
       slot.control.push({ message, transfer, timeoutMs, resolve, reject });
       this.#pump();
