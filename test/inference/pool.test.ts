@@ -124,12 +124,13 @@ describe('inference pool: requests', () => {
   it('gives up on a request whose caller aborts while it waits', async () => {
     const slow = pool();
     await slow.load('m', scriptedModel('pool-abort', { delay_ms: 200, detections: [PERSON] }));
-    const running = slow.detect(request('a'));
+    // The worker holds two requests (running, next); the third waits in the queue.
+    const running = [slow.detect(request('a')), slow.detect(request('a'))];
     const controller = new AbortController();
     const waiting = slow.detect(request('a'), controller.signal);
     controller.abort();
     assert.equal(await skipReason(waiting), 'aborted');
-    await running;
+    await Promise.all(running);
     assert.equal(slow.stats().skips.aborted, 1);
   });
 });
@@ -144,27 +145,28 @@ describe('inference pool: sharing', () => {
     // a asks first and more often, with two regions a request; b's single-region requests still get their turn.
     const all = [run('a', 2), run('a', 2), run('a', 2), run('a', 2), run('b', 1), run('b', 1), run('b', 1), run('b', 1)];
     await Promise.all(all);
-    // a's first request runs at once; b joins at a's count (2 runs), not at 0, then the fewest runs go first (on a
-    // tie, the older request): a 2→4, b 2→3→4, a 4→6, b 4→5→6, a 6→8.
-    assert.deepEqual(order, ['a', 'a', 'b', 'b', 'a', 'b', 'b', 'a']);
+    // The worker takes a's first two at once (a: 4 runs); b joins at a's count, not at 0; then the fewest runs
+    // go first, on a tie the older request: a 4→6, b 4→5→6, a 6→8, b 6→7→8.
+    assert.deepEqual(order, ['a', 'a', 'a', 'b', 'b', 'a', 'b', 'b']);
   });
 
   it('bounds the queue: a flooding camera is refused beyond its share, and a newcomer gets its share', async () => {
     const p = pool({ queue_size: 4, max_wait_ms: 60_000 });
     await p.load('m', scriptedModel('pool-bound', { delay_ms: 50, detections: [PERSON] }));
+    // Two go to the worker (running, next), four wait, four are refused at once.
     const flood = Array.from({ length: 10 }, () => p.detect(request('a')));
-    const refusedAtOnce = await Promise.all(flood.slice(5).map(skipReason));
-    assert.deepEqual(refusedAtOnce, Array(5).fill('queue_full'));
+    const refusedAtOnce = await Promise.all(flood.slice(6).map(skipReason));
+    assert.deepEqual(refusedAtOnce, Array(4).fill('queue_full'));
     assert.equal(p.stats().queue.depth, 4);
-    // b arrives with the queue full: a's newest request makes room, b's second waits too, its third is refused.
+    // b arrives with the queue full: a's newest requests make room for b's share (2), b's third is refused.
     const b = [p.detect(request('b')), p.detect(request('b'))];
     assert.equal(await skipReason(p.detect(request('b'))), 'queue_full');
+    assert.equal(await skipReason(flood[5]!), 'queue_full');
     assert.equal(await skipReason(flood[4]!), 'queue_full');
-    assert.equal(await skipReason(flood[3]!), 'queue_full');
-    await Promise.all([...flood.slice(0, 3), ...b]);
+    await Promise.all([...flood.slice(0, 4), ...b]);
     const stats = p.stats();
-    assert.deepEqual(stats.skips_by_camera, { a: { queue_full: 7 }, b: { queue_full: 1 } });
-    assert.equal(stats.requests.served, 5);
+    assert.deepEqual(stats.skips_by_camera, { a: { queue_full: 6 }, b: { queue_full: 1 } });
+    assert.equal(stats.requests.served, 6);
   });
 
   it('keeps to the detections-per-second budget, refusing the excess at once', async () => {
@@ -181,20 +183,27 @@ describe('inference pool: sharing', () => {
   it('skips a request that waited too long as stale', async () => {
     const p = pool({ max_wait_ms: 30 });
     await p.load('m', scriptedModel('pool-stale', { delay_ms: 150, detections: [PERSON] }));
-    const first = p.detect(request('a'));
-    const second = p.detect(request('a'));
-    await first;
-    assert.equal(await skipReason(second), 'stale');
+    const inWorker = [p.detect(request('a')), p.detect(request('a'))];
+    const third = skipReason(p.detect(request('a')));
+    await Promise.all(inWorker);
+    assert.equal(await third, 'stale');
   });
 });
 
 describe('inference pool: watchdog', () => {
-  it('terminates a hung worker, fails its request as timeout, and serves again from a replacement', async () => {
-    const p = pool({ infer_timeout_s: 0.5 });
+  it('terminates a hung worker, fails its request as timeout (and the one handed to it next), serves the queue from a replacement', async () => {
+    const p = pool({ infer_timeout_s: 0.5, max_wait_ms: 60_000 });
     await p.load('m', scriptedModel('pool-hang', { hang_above: 0.9, detections: [PERSON] }));
     const stalled = once(p, 'stall');
     const restarted = once(p, 'restart');
-    assert.equal(await skipReason(p.detect(request('cam', { frame: white() }))), 'timeout');
+    const hung = skipReason(p.detect(request('cam', { frame: white() })));
+    // Handed to the worker behind the hung run, its frame goes with the worker.
+    const behind = skipReason(p.detect(request('other')));
+    // Still in the queue: served by the replacement.
+    const queued = p.detect(request('other'));
+    assert.equal(await hung, 'timeout');
+    assert.equal(await behind, 'crashed');
+    assert.equal((await queued).detections.length, 1);
     const [stall] = await stalled;
     assert.equal(stall.camera, 'cam');
     assert.ok(stall.after_ms >= 500);
@@ -203,16 +212,16 @@ describe('inference pool: watchdog', () => {
     // The replacement loaded the model again.
     assert.equal((await p.detect(request('cam'))).detections[0]!.label, 'person');
     assert.equal(p.stats().workers.restarts, 1);
-    assert.equal(p.stats().skips.timeout, 1);
+    assert.deepEqual([p.stats().skips.timeout, p.stats().skips.crashed], [1, 1]);
   });
 
   it('refuses a waiting request once the pool is closed, and finishes the running one', async () => {
     const p = new InferencePool({ workers: 1, engine_modules: [SCRIPTED_ENGINE] });
     await p.load('m', scriptedModel('pool-close', { delay_ms: 100, detections: [PERSON] }));
-    const running = p.detect(request('a'));
+    const inWorker = [p.detect(request('a')), p.detect(request('a'))];
     const waiting = skipReason(p.detect(request('a')));
     await p.close();
-    assert.equal((await running).detections.length, 1);
+    for (const r of await Promise.all(inWorker)) assert.equal(r.detections.length, 1);
     assert.equal(await waiting, 'closed');
     assert.equal(await skipReason(p.detect(request('a'))), 'closed');
   });

@@ -181,7 +181,9 @@ interface WorkerSlot {
   index: number;
   worker: Worker | undefined;
   started: boolean;
-  job: Job | undefined;
+  /** Sent and not answered, in order: the first is running, the next waits in the worker's port. */
+  jobs: Job[];
+  /** The watchdog of the running job. */
   timer: NodeJS.Timeout | undefined;
   control: Job[];
   loaded: Set<Version>;
@@ -199,6 +201,12 @@ const LOAD_TIMEOUT_MS = 60_000;
 const MAX_VERSION_STATS = 16;
 /** Loads of one version into one worker that die with the worker before giving up. */
 const LOAD_ATTEMPTS = 3;
+/**
+ * Requests a worker holds at once: the running one and the next, so it starts the next as soon as it finishes
+ * instead of idling while its answer reaches the main thread and the next request comes back (which on a busy
+ * device is several milliseconds a run).
+ */
+const PIPELINE = 2;
 
 export class InferencePool extends EventEmitter<PoolEvents> {
   readonly options: Required<Omit<PoolOptions, 'logger' | 'detections_per_s'>> & { detections_per_s: number | undefined };
@@ -457,51 +465,65 @@ export class InferencePool extends EventEmitter<PoolEvents> {
 
   #pump(): void {
     for (const slot of this.#slots) {
-      if (!slot.started || slot.job) continue;
-      const control = slot.control.shift();
-      if (control) {
-        this.#send(slot, control);
-        continue;
+      // Nothing waits behind a load or session request: they can take long, and a request taken now would wait.
+      while (slot.started && (slot.jobs.length === 0 || (slot.jobs.length < PIPELINE && slot.jobs[0]!.ticket))) {
+        if (!this.#dispatch(slot)) break;
       }
-      const ticket = this.#scheduler.next(
-        (t) => {
-          const v = this.#versionOf(t.item);
-          return v !== undefined && slot.loaded.has(v);
-        },
-        (t) => this.#refuse(t, 'stale', `waited over ${this.options.max_wait_ms} ms`),
-      );
-      if (!ticket) continue;
-      const p = ticket.item;
-      const version = this.#versionOf(p)!;
-      version.inflight++;
-      const message: WorkerRequest = { type: 'detect', id: 0, ref: version.ref, frame: p.frame, regions: p.regions };
-      const runs = Math.max(1, p.regions.length);
-      const startedAt = performance.now();
-      this.#send(slot, {
-        message,
-        transfer: ownedBuffers([p.frame.data]),
-        timeoutMs: this.options.infer_timeout_s * 1000 * runs,
-        ticket,
-        version,
-        resolve: (value) => this.#finish(ticket, version, value as DetectReply, startedAt),
-        reject: (err) => this.#fail(ticket, version, err),
-      });
     }
+  }
+
+  /** Sends the next control request, or else the next detection this worker can serve; false when there is none. */
+  #dispatch(slot: WorkerSlot): boolean {
+    const control = slot.control.shift();
+    if (control) {
+      this.#send(slot, control);
+      return true;
+    }
+    const ticket = this.#scheduler.next(
+      (t) => {
+        const v = this.#versionOf(t.item);
+        return v !== undefined && slot.loaded.has(v);
+      },
+      (t) => this.#refuse(t, 'stale', `waited over ${this.options.max_wait_ms} ms`),
+    );
+    if (!ticket) return false;
+    const p = ticket.item;
+    const version = this.#versionOf(p)!;
+    version.inflight++;
+    const message: WorkerRequest = { type: 'detect', id: 0, ref: version.ref, frame: p.frame, regions: p.regions };
+    const runs = Math.max(1, p.regions.length);
+    const startedAt = performance.now();
+    this.#send(slot, {
+      message,
+      transfer: ownedBuffers([p.frame.data]),
+      timeoutMs: this.options.infer_timeout_s * 1000 * runs,
+      ticket,
+      version,
+      resolve: (value) => this.#finish(ticket, version, value as DetectReply, startedAt),
+      reject: (err) => this.#fail(ticket, version, err),
+    });
+    return true;
   }
 
   #send(slot: WorkerSlot, job: Job): void {
     job.message.id = this.#nextId++;
-    job.startedAt = performance.now();
-    slot.job = job;
-    slot.timer = setTimeout(() => this.#hung(slot, job), job.timeoutMs);
+    slot.jobs.push(job);
+    if (slot.jobs.length === 1) this.#watch(slot);
     try {
       slot.worker!.postMessage(job.message, job.transfer);
     } catch (err) {
-      clearTimeout(slot.timer);
-      slot.job = undefined;
+      slot.jobs.pop();
+      if (slot.jobs.length === 0) clearTimeout(slot.timer);
       job.reject(new EdgeloopError('MODEL_INPUT', `cannot hand the request to the worker: ${messageOf(err)}`, { cause: err }));
       queueMicrotask(() => this.#pump());
     }
+  }
+
+  /** Starts the watchdog of the job the worker is running now. */
+  #watch(slot: WorkerSlot): void {
+    const job = slot.jobs[0]!;
+    job.startedAt = performance.now();
+    slot.timer = setTimeout(() => this.#hung(slot, job), job.timeoutMs);
   }
 
   #onMessage(slot: WorkerSlot, msg: WorkerMessage): void {
@@ -512,10 +534,12 @@ export class InferencePool extends EventEmitter<PoolEvents> {
       this.#pump();
       return;
     }
-    const job = slot.job;
+    const job = slot.jobs[0];
     if (!job || job.message.id !== msg.id) return;
     clearTimeout(slot.timer);
-    slot.job = undefined;
+    slot.jobs.shift();
+    // The worker has started the next one already.
+    if (slot.jobs.length > 0) this.#watch(slot);
     if (msg.ok) job.resolve(msg.value);
     else job.reject(fromWire(msg.error));
     this.#pump();
@@ -578,7 +602,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     if (this.#started) return;
     this.#started = true;
     for (let i = 0; i < this.options.workers; i++) {
-      const slot: WorkerSlot = { index: i, worker: undefined, started: false, job: undefined, timer: undefined, control: [], loaded: new Set(), loading: new Map(), restarts: 0, crashes: 0, replaced: undefined };
+      const slot: WorkerSlot = { index: i, worker: undefined, started: false, jobs: [], timer: undefined, control: [], loaded: new Set(), loading: new Map(), restarts: 0, crashes: 0, replaced: undefined };
       this.#slots.push(slot);
       this.#spawn(slot);
     }
@@ -619,7 +643,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
 
   /** A run overran its time: the worker is stuck in native or WASM code and only terminating it frees the thread. */
   #hung(slot: WorkerSlot, job: Job): void {
-    if (slot.job !== job) return;
+    if (slot.jobs[0] !== job) return;
     const afterMs = Math.round(performance.now() - (job.startedAt ?? 0));
     this.#log?.warn({ worker: slot.index, camera: job.ticket?.camera, model: job.version?.key, after_ms: afterMs }, 'inference worker hung; replacing it');
     this.emit('stall', { worker: slot.index, camera: job.ticket?.camera, model: job.version?.key, after_ms: afterMs });
@@ -631,12 +655,10 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     slot.worker = undefined;
     slot.started = false;
     clearTimeout(slot.timer);
-    const job = slot.job;
-    slot.job = undefined;
-    const control = slot.control.splice(0);
-    if (job?.ticket) job.reject(this.#skip(job.ticket.camera, job.version!.key, reason === 'timeout' ? 'timeout' : 'crashed', `worker ${slot.index} ${detail}`));
-    else job?.reject(new InferenceSkipped(reason === 'timeout' ? 'timeout' : 'crashed', `worker ${slot.index} ${detail}`));
-    for (const c of control) c.reject(new InferenceSkipped('crashed', `worker ${slot.index} ${detail}`));
+    // The running request failed for this; the one waiting behind it (its frame went to the lost worker) is lost too.
+    const [job, ...lost] = [...slot.jobs.splice(0), ...slot.control.splice(0)];
+    if (job) this.#abandon(job, reason === 'timeout' ? 'timeout' : 'crashed', `worker ${slot.index} ${detail}`);
+    for (const j of lost) this.#abandon(j, 'crashed', `worker ${slot.index} ${detail}`);
     void worker?.terminate();
     if (this.#closed) return;
     slot.restarts++;
@@ -650,6 +672,10 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     };
     if (delay > 0) setTimeout(restart, delay).unref();
     else restart();
+  }
+
+  #abandon(job: Job, reason: SkipReason, message: string): void {
+    job.reject(job.ticket ? this.#skip(job.ticket.camera, job.version!.key, reason, message) : new InferenceSkipped(reason, message));
   }
 
   /** Sends a control request (load, unload, engine sessions) to one worker, ahead of waiting detections. */
@@ -756,7 +782,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     const byCamera: Record<string, number> = {};
     for (const camera of this.#cameras) byCamera[camera] = this.#scheduler.depthOf(camera);
     return {
-      workers: { count: this.#slots.length, busy: this.#slots.filter((s) => s.job).length, restarts: this.#slots.reduce((n, s) => n + s.restarts, 0) },
+      workers: { count: this.#slots.length, busy: this.#slots.filter((s) => s.jobs.length > 0).length, restarts: this.#slots.reduce((n, s) => n + s.restarts, 0) },
       queue: { depth: this.#scheduler.depth, capacity: this.#scheduler.capacity, by_camera: byCamera },
       requests: { served: this.#served, failed: this.#failed },
       skips: { ...this.#skips },
@@ -805,14 +831,16 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     await Promise.all(
       this.#slots.map(async (slot) => {
         for (const c of slot.control.splice(0)) c.reject(new InferenceSkipped('closed', 'the pool is closing'));
-        const job = slot.job;
-        if (job) {
-          await new Promise<void>((settled) => {
-            const { resolve, reject } = job;
-            job.resolve = (v) => (resolve(v), settled());
-            job.reject = (e) => (reject(e), settled());
-          });
-        }
+        await Promise.all(
+          slot.jobs.map(
+            (job) =>
+              new Promise<void>((settled) => {
+                const { resolve, reject } = job;
+                job.resolve = (v) => (resolve(v), settled());
+                job.reject = (e) => (reject(e), settled());
+              }),
+          ),
+        );
         const worker = slot.worker;
         slot.worker = undefined;
         slot.started = false;
