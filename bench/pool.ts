@@ -84,22 +84,28 @@ export async function poolRate(pool: InferencePool, key: string, frames: Frame[]
   return { per_s: round2((n * 1000) / (performance.now() - t0)), latency: latencySummary(latencies), skipped, loop_delay: delay() };
 }
 
-/** Per-request cost of the trip to a worker and back beyond the worker's own time, one request at a time. */
-async function handoff(pool: InferencePool, key: string, frame: Frame, mode: 'copy' | 'transfer' | 'shared', count: number): Promise<number> {
+/**
+ * Per-request cost of the trip to a worker and back, one request at a time: wall time beyond the worker's own, and
+ * the main thread's busy time (event-loop utilisation) per request.
+ */
+async function handoff(pool: InferencePool, key: string, frame: Frame, mode: 'copy' | 'transfer' | 'shared', count: number): Promise<{ wall_ms: number; main_thread_ms: number }> {
   const shared = new Uint8Array(new SharedArrayBuffer(frame.data.length));
   shared.set(frame.data);
   const extra: number[] = [];
+  let busy = 0;
   for (let i = 0; i < count; i++) {
     // The transferred buffer is a fresh copy per request, made before the clock starts (it is detached after).
     const request: DetectRequest =
       mode === 'shared'
         ? { camera: 'handoff', model: key, frame: { ...frame, data: shared } }
         : { camera: 'handoff', model: key, frame: mode === 'transfer' ? { ...frame, data: frame.data.slice() } : frame, transfer: mode === 'transfer' };
+    const elu = performance.eventLoopUtilization();
     const start = performance.now();
     const r = await pool.detect(request);
     extra.push(performance.now() - start - r.inference_ms - r.queue_ms);
+    busy += performance.eventLoopUtilization(elu).active;
   }
-  return round2(median(extra));
+  return { wall_ms: round2(median(extra)), main_thread_ms: Math.round((busy / count) * 1000) / 1000 };
 }
 
 export default async function (args: BenchArgs): Promise<Record<string, unknown>> {

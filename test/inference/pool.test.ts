@@ -76,6 +76,15 @@ describe('inference pool: requests', () => {
     const copied = grey();
     await p.detect(request('a', { frame: copied }));
     assert.equal(copied.data.length, frameBytes(64, 48));
+    // Copies go into buffers that come back from the worker for the next frame: what a worker sees is the frame
+    // of that request, never a leftover.
+    const digests: number[] = [];
+    const onInference = (o: InferenceObservation) => digests.push(o.input_digest!);
+    p.on('inference', onInference);
+    for (const value of [10, 200, 10, 200, 10]) await p.detect(request('a', { frame: grey(64, 48, value) }));
+    p.off('inference', onInference);
+    assert.deepEqual(digests.map((d) => d === digests[0]), [true, false, true, false, true]);
+    assert.equal(new Set(digests).size, 2);
     const handed = grey();
     await p.detect(request('a', { frame: handed, transfer: true }));
     assert.equal(handed.data.byteLength, 0, 'the transferred buffer is detached');

@@ -9,6 +9,7 @@ import type { Logger } from '../../telemetry/logger.ts';
 import type { Engine, LoadOptions, Session, TensorData } from '../engine.ts';
 import type { Detection } from '../postprocess/types.ts';
 import type { Crop, Frame } from '../preprocess.ts';
+import { BufferPool } from './buffers.ts';
 import { Histogram } from './histogram.ts';
 import type { HistogramSnapshot } from './histogram.ts';
 import { fromWire, ownedBuffers } from './protocol.ts';
@@ -159,6 +160,8 @@ interface Pending {
   target: { key: string } | { version: Version };
   request: DetectRequest;
   frame: Frame;
+  /** The frame was copied into one of the pool's buffers (given back if the request never reaches a worker). */
+  pooled: boolean;
   regions: Crop[];
   resolve: (r: DetectResult) => void;
   reject: (err: Error) => void;
@@ -226,6 +229,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
   readonly #skips = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
   readonly #skipsByCamera = new Map<string, Partial<Record<SkipReason, number>>>();
   readonly #cameras = new Set<string>();
+  readonly #buffers = new BufferPool();
 
   constructor(options: PoolOptions = {}) {
     super();
@@ -397,43 +401,37 @@ export class InferencePool extends EventEmitter<PoolEvents> {
       return Promise.reject(new EdgeloopError('MODEL_NOT_FOUND', `no model loaded under "${target.key}" (loaded: ${[...this.#models.keys()].join(', ') || 'none'})`));
     }
     if (signal?.aborted) return Promise.reject(this.#skip(camera, modelKey, 'aborted', 'the caller gave up before it was queued'));
-    let frame: Frame;
-    try {
-      frame = this.#frameToSend(request);
-    } catch (err) {
-      return Promise.reject(err as Error);
+    const f = request.frame;
+    if (!(f?.data instanceof Uint8Array)) return Promise.reject(new EdgeloopError('MODEL_INPUT', 'frame.data must be a Uint8Array'));
+    const shared = f.data.buffer instanceof SharedArrayBuffer;
+    if (request.transfer && !shared && ownedBuffers([f.data]).length === 0) {
+      return Promise.reject(new EdgeloopError('USAGE', 'transfer needs a frame whose data spans its whole ArrayBuffer'));
     }
     const regions = request.regions ?? [];
     return new Promise<DetectResult>((resolve, reject) => {
-      const pending: Pending = { target, request, frame, regions, resolve, reject, cleanup: () => {} };
+      const pending: Pending = { target, request, frame: f, pooled: false, regions, resolve, reject, cleanup: () => {} };
       const admission = this.#scheduler.admit(camera, Math.max(1, regions.length), pending);
       if (!admission.ok) {
         reject(this.#skip(camera, modelKey, admission.reason, admission.reason === 'budget' ? 'over the detections-per-second budget' : 'the queue holds its share of this camera'));
         return;
       }
+      // Admitted: copied now (the caller may reuse its buffer as soon as this returns) unless shared or handed over.
+      if (!shared && !request.transfer) {
+        const data = new Uint8Array(this.#buffers.take(f.data.byteLength));
+        data.set(f.data);
+        pending.frame = { width: f.width, height: f.height, format: f.format ?? 'rgb24', data };
+        pending.pooled = true;
+      }
       if (admission.evicted) this.#refuse(admission.evicted, 'queue_full', 'made room for a camera under its fair share');
       if (signal) {
         const onAbort = () => {
-          if (this.#scheduler.remove(admission.ticket)) reject(this.#skip(camera, modelKey, 'aborted', 'the caller gave up while it waited'));
+          if (this.#scheduler.remove(admission.ticket)) this.#refuse(admission.ticket, 'aborted', 'the caller gave up while it waited');
         };
         signal.addEventListener('abort', onAbort, { once: true });
         pending.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       this.#pump();
     });
-  }
-
-  /** The frame as it will cross to the worker: shared memory as is, handed over, or copied (only its bytes). */
-  #frameToSend(request: DetectRequest): Frame {
-    const f = request.frame;
-    if (!(f?.data instanceof Uint8Array)) throw new EdgeloopError('MODEL_INPUT', 'frame.data must be a Uint8Array');
-    if (f.data.buffer instanceof SharedArrayBuffer || request.transfer) {
-      if (request.transfer && ownedBuffers([f.data]).length === 0) {
-        throw new EdgeloopError('USAGE', 'transfer needs a frame whose data spans its whole ArrayBuffer');
-      }
-      return f;
-    }
-    return { width: f.width, height: f.height, format: f.format ?? 'rgb24', data: f.data.slice() };
   }
 
   #skip(camera: string, model: string, reason: SkipReason, message: string): InferenceSkipped {
@@ -448,6 +446,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
   #refuse(ticket: Ticket<Pending>, reason: SkipReason, message: string): void {
     const p = ticket.item;
     p.cleanup();
+    if (p.pooled) this.#reclaim(p.frame.data.buffer);
     p.reject(this.#skip(ticket.camera, 'key' in p.target ? p.target.key : p.target.version.key, reason, message));
   }
 
@@ -534,6 +533,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
       this.#pump();
       return;
     }
+    if (msg.buffer) this.#reclaim(msg.buffer);
     const job = slot.jobs[0];
     if (!job || job.message.id !== msg.id) return;
     clearTimeout(slot.timer);
@@ -672,6 +672,11 @@ export class InferencePool extends EventEmitter<PoolEvents> {
     };
     if (delay > 0) setTimeout(restart, delay).unref();
     else restart();
+  }
+
+  /** A frame buffer the pool owns again (back from a worker, or never sent). */
+  #reclaim(buffer: ArrayBufferLike): void {
+    if (buffer instanceof ArrayBuffer) this.#buffers.give(buffer);
   }
 
   #abandon(job: Job, reason: SkipReason, message: string): void {

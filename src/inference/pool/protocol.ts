@@ -59,7 +59,11 @@ export interface WireError {
   message: string;
 }
 
-export type WorkerMessage = { type: 'ready' } | { type: 'result'; id: number; ok: true; value: unknown } | { type: 'result'; id: number; ok: false; error: WireError };
+/** `buffer`: the frame's buffer of a detect request, moved back for reuse. */
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'result'; id: number; ok: true; value: unknown; buffer?: ArrayBuffer }
+  | { type: 'result'; id: number; ok: false; error: WireError; buffer?: ArrayBuffer };
 
 export function toWire(err: unknown): WireError {
   if (err instanceof EdgeloopError) return { name: err.code.replace(/^EDGELOOP_ERR_/, '') as ErrorName, message: err.message };

@@ -160,13 +160,16 @@ for (const specifier of config.engineModules) {
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: WorkerRequest) => {
   chain = chain.then(async () => {
+    // A detect request's frame buffer goes back to the pool for the next frame.
+    const [buffer] = msg.type === 'detect' ? ownedBuffers([msg.frame.data]) : [];
+    const back = buffer ? { buffer } : {};
     try {
       const value = await handle(msg);
       // Output tensors the worker owns whole are moved instead of copied.
-      const transfer = msg.type === 'session-run' ? ownedBuffers(value as ArrayBufferView[]) : [];
-      port.postMessage({ type: 'result', id: msg.id, ok: true, value } satisfies WorkerMessage, transfer);
+      const transfer = msg.type === 'session-run' ? ownedBuffers(value as ArrayBufferView[]) : buffer ? [buffer] : [];
+      port.postMessage({ type: 'result', id: msg.id, ok: true, value, ...back } satisfies WorkerMessage, transfer);
     } catch (err) {
-      reply({ type: 'result', id: msg.id, ok: false, error: toWire(err) });
+      port.postMessage({ type: 'result', id: msg.id, ok: false, error: toWire(err), ...back } satisfies WorkerMessage, buffer ? [buffer] : []);
     }
   });
 });
