@@ -48,7 +48,7 @@ describe('inference pool: requests', () => {
 
   it('runs the whole frame, and regions mapped back to frame fractions, merging what regions see twice', async () => {
     const whole = await p.detect(request('a'));
-    assert.deepEqual(whole.model, { name: 'pool-basic', version: 0 });
+    assert.deepEqual(whole.model, { name: 'pool-basic', version: 0, label: '1' });
     assert.equal(whole.runs, 1);
     const person = whole.detections.find((d) => d.label === 'person')!;
     assert.deepEqual(person.box, { x: 0.5, y: 0.5, w: 0.5, h: 0.5 });

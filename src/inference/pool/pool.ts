@@ -56,7 +56,8 @@ export interface DetectResult {
   inference_ms: number;
   runs: number;
   queue_ms: number;
-  model: { name: string; version: number };
+  /** `version`: the number given at load (a signed update's; 0 for the shipped models); `label`: the sidecar's version. */
+  model: { name: string; version: number; label: string };
 }
 
 export interface ModelInfo extends Omit<ModelSummary, 'warm_ms'> {
@@ -571,7 +572,7 @@ export class InferencePool extends EventEmitter<PoolEvents> {
       inference_ms: reply.run_ms.reduce((a, b) => a + b, 0),
       runs: reply.run_ms.length,
       queue_ms: startedAt - ticket.enqueuedAt,
-      model: this.#id(version),
+      model: { ...this.#id(version), label: version.info!.label },
     });
   }
 
